@@ -1,0 +1,230 @@
+"""Typed settings from `footfall.toml`, with documented defaults and environment overrides.
+
+Lookup order for every key: built-in default < `footfall.toml` < environment variable
+`FOOTFALL_<SECTION>_<KEY>` (e.g. `FOOTFALL_LAKE_ROOT`, `FOOTFALL_SESSIONS_TIMEOUT_MINUTES`;
+top-level keys drop the section: `FOOTFALL_ENGINE`) < command-line flags such as `--lake`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rtl_parser.fields import DEFAULT_REALTIME_FIELDS, realtime_positions
+
+
+class ConfigError(ValueError):
+    """A user-facing configuration mistake (reported as one line, no traceback)."""
+
+
+@dataclass(frozen=True)
+class Lake:
+    root: str = "./lake"  # local path or s3://bucket/prefix
+
+
+@dataclass(frozen=True)
+class Rtl:
+    fields: tuple[str, ...] = DEFAULT_REALTIME_FIELDS  # the set selected in the RTL config
+    site: str = ""  # site to record when `cs-host` is not among the selected fields
+
+
+@dataclass(frozen=True)
+class Identity:
+    visitor_header: str = "x-visitor-id"  # request header with the first-party visitor id
+    hash_key_env: str = "FOOTFALL_HASH_KEY"  # environment variable holding the secret key
+    derived_salt_rotation: str = "daily"  # "daily" or "none" for ids derived from IP+UA
+    client_ip: str = "c-ip"  # "c-ip" or "x-forwarded-for" (when behind another proxy)
+
+
+@dataclass(frozen=True)
+class Sessions:
+    timeout_minutes: int = 30  # inactivity that ends a session
+    max_hours: int = 24  # a session longer than this is cut
+
+
+@dataclass(frozen=True)
+class Presence:
+    window_minutes: int = 5  # "online" = active within this window
+    step_minutes: int = 1  # snapshot grid
+
+
+@dataclass(frozen=True)
+class PageViews:
+    source: str = "auto"  # rtl, beacon, or auto
+
+
+@dataclass(frozen=True)
+class Late:
+    lookback_hours: int = 48  # how far back late landing files still rebuild partitions
+
+
+@dataclass(frozen=True)
+class Retention:
+    landing: int = 7
+    quarantine: int = 7
+    silver: int = 400
+    gold: int = 0  # 0 = keep forever
+
+
+@dataclass(frozen=True)
+class Collector:
+    path_prefix: str = "/_footfall/"  # requests under this path are collector calls
+    hosts: tuple[str, ...] = ()  # hosts that serve only the collector
+
+
+@dataclass(frozen=True)
+class Ingest:
+    chunk_bytes: int = 16 * 1024 * 1024  # decompressed bytes parsed at a time
+    max_line_bytes: int = 65536  # longer lines are quarantined
+    workers: int = 2  # parallel parse processes
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    name: str
+    path: str = ""  # exact, or a glob with *
+    event_type: str = ""
+    props: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Funnel:
+    name: str
+    steps: tuple[FunnelStep, ...]
+    window_minutes: int = 1440
+
+
+DEFAULT_FUNNELS = (
+    Funnel(
+        name="signup",
+        steps=(
+            FunnelStep(name="Landing", path="/"),
+            FunnelStep(name="Pricing", path="/pricing"),
+            FunnelStep(name="Signup form", path="/signup"),
+            FunnelStep(name="Signed up", event_type="form_submit"),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    engine: str = "duckdb"  # duckdb or athena
+    lake: Lake = Lake()
+    rtl: Rtl = Rtl()
+    identity: Identity = Identity()
+    sessions: Sessions = Sessions()
+    presence: Presence = Presence()
+    page_views: PageViews = PageViews()
+    late: Late = Late()
+    retention: Retention = Retention()
+    collector: Collector = Collector()
+    ingest: Ingest = Ingest()
+    funnels: tuple[Funnel, ...] = DEFAULT_FUNNELS
+
+    def with_lake(self, root: str | None) -> Settings:
+        return self if not root else dataclasses.replace(self, lake=Lake(root=root))
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a whole number, got {value!r}") from None
+    if isinstance(default, tuple):
+        if isinstance(value, str):
+            value = [v for v in value.replace(",", " ").split() if v]
+        return tuple(value)
+    return str(value)
+
+
+def _section(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))} in [{prefix}] of footfall.toml")
+    values = {}
+    for name, f in known.items():
+        default = getattr(cls(), name)
+        value = data.get(name, default)
+        env = os.environ.get(f"FOOTFALL_{prefix.upper()}_{name.upper()}")
+        if env is not None:
+            value = env
+        values[name] = _coerce(value, default, f"{prefix}.{name}")
+    return cls(**values)
+
+
+def _funnels(items: list[dict[str, Any]]) -> tuple[Funnel, ...]:
+    out = []
+    for item in items:
+        try:
+            steps = tuple(
+                FunnelStep(name=s.get("name") or s.get("path") or s.get("event_type", "step"),
+                           path=s.get("path", ""), event_type=s.get("event_type", ""),
+                           props={str(k): str(v) for k, v in s.get("props", {}).items()})
+                for s in item["steps"]
+            )
+            out.append(Funnel(name=item["name"], steps=steps,
+                              window_minutes=int(item.get("window_minutes", 1440))))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"funnel {item.get('name', '?')!r} is malformed: {err}") from None
+    return tuple(out)
+
+
+def config_path(explicit: str | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("FOOTFALL_CONFIG")
+    if env:
+        return Path(env)
+    here = Path("footfall.toml")
+    return here if here.exists() else None
+
+
+def load_settings(path: str | Path | None = None, *, lake: str | None = None) -> Settings:
+    """Read settings; `path` None means FOOTFALL_CONFIG or ./footfall.toml if present."""
+    p = config_path(str(path) if path else None)
+    data: dict[str, Any] = {}
+    if p is not None:
+        if not p.exists():
+            raise ConfigError(f"config file {p} does not exist (check --config / FOOTFALL_CONFIG)")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{p} is not valid TOML: {err}") from None
+    sections = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for name in sections:
+        if name == "engine":
+            values[name] = os.environ.get("FOOTFALL_ENGINE", data.get("engine", "duckdb"))
+        elif name == "funnels":
+            values[name] = _funnels(data["funnels"]) if "funnels" in data else DEFAULT_FUNNELS
+        else:
+            cls = type(getattr(Settings(), name))
+            values[name] = _section(cls, data.get(name, {}), name)
+    unknown = set(data) - set(sections)
+    if unknown:
+        raise ConfigError(f"unknown section(s) {', '.join(sorted(unknown))} in {p}")
+    settings = Settings(**values)
+    if settings.engine not in ("duckdb", "athena"):
+        raise ConfigError(f"engine must be 'duckdb' or 'athena', got {settings.engine!r}")
+    if settings.page_views.source not in ("auto", "rtl", "beacon"):
+        raise ConfigError("page_views.source must be auto, rtl or beacon")
+    if settings.identity.derived_salt_rotation not in ("daily", "none"):
+        raise ConfigError("identity.derived_salt_rotation must be daily or none")
+    if settings.identity.client_ip not in ("c-ip", "x-forwarded-for"):
+        raise ConfigError("identity.client_ip must be c-ip or x-forwarded-for")
+    try:
+        realtime_positions(settings.rtl.fields)
+    except ValueError as err:
+        raise ConfigError(f"rtl.fields: {err}") from None
+    return settings.with_lake(lake)

@@ -1,0 +1,423 @@
+"""Landing → silver: parse, pseudonymise and partition every new or changed landing object.
+
+Two phases, both parallel across processes:
+1. per object: stream bounded chunks through the parser and enrichment, spill the rows to
+   local staging files by record hour, write rejects to quarantine;
+2. per touched hour: merge the staged rows into the partition (de-duplicated on the key)
+   and replace it atomically.
+Then the ledger records what each object contributed. Memory is bounded by the chunk size
+and the largest hour partition, not by the input.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines import ledger
+from pipelines.config import Settings
+from pipelines.enrich import EnrichOptions, enrich_requests
+from pipelines.landing import ChunkReader, discover, landing_hour
+from pipelines.partitions import MergeResult, merge_partition
+from pipelines.schemas import QUARANTINE, REQUESTS
+from pipelines.storage import ObjectInfo, Storage
+from rtl_parser.lines import Lines, concat, split_lines
+from rtl_parser.realtime import RealtimeParser
+from rtl_parser.result import rejects_table
+from rtl_parser.standard import StandardJsonParser, StandardParser
+
+REQUEST_SOURCES = ("rtl", "standard")
+
+
+@dataclass(frozen=True)
+class ParseTask:
+    """Consecutive landing objects of one source, parsed by one worker."""
+
+    source: str
+    objects: tuple[tuple[int, ObjectInfo], ...]  # (index in this run, object)
+    lake_root: str
+    staging: str
+    settings: Settings
+    key: bytes
+
+
+@dataclass
+class ObjectResult:
+    index: int
+    source: str
+    obj: ObjectInfo
+    lines: int = 0
+    parsed: int = 0
+    quarantined: int = 0
+    extra_columns: int = 0
+    error: str | None = None
+    hours: set[tuple[str, int]] = field(default_factory=set)
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    objects: int = 0
+    lines: int = 0
+    rows: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    partitions: int = 0
+    bytes_in: int = 0
+    seconds: float = 0.0
+    parse_seconds: float = 0.0
+    merge_seconds: float = 0.0
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+    entries: list[ledger.Entry] = field(default_factory=list)
+
+    @property
+    def lines_per_second(self) -> float:
+        return self.lines / self.seconds if self.seconds else 0.0
+
+
+def quarantine_key(source: str, obj: ObjectInfo) -> str:
+    day = landing_hour(obj).date().isoformat()
+    name = obj.key.rsplit("/", 1)[-1]
+    return f"quarantine/{source}/dt={day}/{name}.parquet"
+
+
+def _parser(source: str, first: bytes, settings: Settings):
+    opts = dict(visitor_header=settings.identity.visitor_header,
+                max_line_bytes=settings.ingest.max_line_bytes)
+    if source == "rtl":
+        return RealtimeParser(settings.rtl.fields, **opts)
+    if first.lstrip()[:1] == b"{":
+        return StandardJsonParser(**opts)
+    return StandardParser(**opts)
+
+
+class _Quarantine:
+    """Streams one object's rejects into its quarantine Parquet file (written at close)."""
+
+    def __init__(self, storage: Storage, source: str, obj: ObjectInfo, staging: str, index: int):
+        self.storage, self.source, self.obj = storage, source, obj
+        self.path = Path(staging) / "quarantine" / f"{index:06d}.parquet"
+        self.writer: pq.ParquetWriter | None = None
+        self.count = 0
+
+    def add(self, rejects: pa.Table) -> None:
+        if rejects.num_rows == 0:
+            return
+        n = rejects.num_rows
+        table = pa.table({
+            "source": pa.array([self.source] * n, pa.string()),
+            "source_object": pa.array([self.obj.key] * n, pa.string()),
+            "line_no": rejects["line_no"],
+            "reason": rejects["reason"],
+            "raw": rejects["raw"],
+        }, schema=QUARANTINE)
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, QUARANTINE, compression="zstd")
+        self.writer.write_table(table)
+        self.count += n
+
+    def close(self) -> None:
+        key = quarantine_key(self.source, self.obj)
+        if self.writer is None:
+            self.storage.delete(key)  # a re-processed object may have had rejects before
+            return
+        self.writer.close()
+        self.storage.write_parquet(key, pq.read_table(self.path))
+        self.path.unlink()
+
+
+class _Batch:
+    """Lines of consecutive objects, parsed together once they fill `chunk_bytes`."""
+
+    def __init__(self, task: ParseTask, results: dict[int, ObjectResult],
+                 quarantines: dict[int, _Quarantine]):
+        self.task, self.results, self.quarantines = task, results, quarantines
+        self.settings = task.settings
+        self.opts = EnrichOptions.from_settings(task.settings, task.key)
+        self.parser = RealtimeParser(task.settings.rtl.fields,
+                                     visitor_header=task.settings.identity.visitor_header,
+                                     max_line_bytes=task.settings.ingest.max_line_bytes)
+        self.pieces: list[tuple[int, Lines]] = []
+        self.members: list[int] = []  # object index of each part
+        self.size = 0
+        self.number = 0
+
+    def add(self, index: int, lines: Lines, size: int) -> None:
+        if not self.members or self.members[-1] != index:
+            self.members.append(index)
+        self.pieces.append((len(self.members) - 1, lines))
+        self.size += size
+        if self.size >= self.settings.ingest.chunk_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pieces:
+            return
+        parsed = self.parser.parse_lines(concat(self.pieces))
+        _record(self.task, self.number, parsed, self.members, self.results,
+                self.quarantines, self.opts)
+        self.pieces, self.members, self.size = [], [], 0
+        self.number += 1
+
+
+def _record(task: ParseTask, number: int, parsed, members: list[int],
+            results: dict[int, ObjectResult], quarantines: dict[int, _Quarantine],
+            opts: EnrichOptions) -> None:
+    """Attribute one parsed batch to its objects: rejects, counts, and staged rows."""
+    for part, n in parsed.extra_by_part.items():
+        results[members[part]].extra_columns += n
+    if parsed.rejects.num_rows:
+        parts = pl.from_arrow(parsed.rejects.select(["part"])).to_series()
+        for part in parts.unique().to_list():
+            quarantines[members[part]].add(parsed.rejects.filter(pc.equal(parsed.rejects["part"], part)))
+    if parsed.frame.height:
+        _stage(task, number, parsed.frame, members, results, opts)
+
+
+def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
+           results: dict[int, ObjectResult], opts: EnrichOptions) -> None:
+    """Enrich a parsed batch and spill it to staging, one file per record hour."""
+    keys = [results[i].obj.key for i in members]
+    order = rows.select(
+        pl.col("part").replace_strict(dict(enumerate(members)), return_dtype=pl.Int64)
+        * (1 << 32) + pl.col("line_no")
+    ).to_series()
+    silver = enrich_requests(rows, keys, opts).with_columns(part=rows["part"], _order=order)
+    first = task.objects[0][0]
+    touched = silver.group_by(["part", "dt", "hour"]).len()
+    for part, dt, hour, n in touched.iter_rows():
+        result = results[members[part]]
+        result.hours.add((str(dt), int(hour)))
+        result.parsed += n
+    for (dt, hour), piece in silver.drop("part").partition_by(["dt", "hour"], as_dict=True).items():
+        folder = Path(task.staging) / f"{dt}_{hour:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        piece.write_ipc(folder / f"{first:06d}-{number:05d}.arrow", compression="uncompressed")
+
+
+def _unreadable(quarantine: _Quarantine, result: ObjectResult, line: int, error: str) -> None:
+    # The unreadable remainder of an object counts as one quarantined line, so the ledger
+    # still reconciles and the reason is on record next to the object.
+    quarantine.add(rejects_table([(line, error, b"")]))
+    result.lines += 1
+    result.error = error
+
+
+def parse_task(task: ParseTask) -> list[ObjectResult]:
+    """Phase 1 for a few landing objects (runs in a worker process)."""
+    storage = Storage(task.lake_root)
+    settings = task.settings
+    results = {i: ObjectResult(i, task.source, o) for i, o in task.objects}
+    quarantines = {i: _Quarantine(storage, task.source, o, task.staging, i) for i, o in task.objects}
+    batch = _Batch(task, results, quarantines) if task.source == "rtl" else None
+    opts = EnrichOptions.from_settings(settings, task.key)
+    for index, obj in task.objects:
+        result, quarantine = results[index], quarantines[index]
+        with storage.open_input(obj.key) as stream:
+            reader = ChunkReader(stream, chunk_bytes=settings.ingest.chunk_bytes,
+                                 max_line_bytes=settings.ingest.max_line_bytes)
+            next_line, parser = 1, None
+            for n, chunk in enumerate(reader):
+                if batch is not None:
+                    # Real-time logs: split here, parse in batches across small objects.
+                    lines = split_lines(chunk, next_line, settings.ingest.max_line_bytes)
+                    next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+                    result.lines += lines.count
+                    quarantine.add(rejects_table(lines.rejects))
+                    if len(lines.line_no):
+                        batch.add(index, lines, len(chunk))
+                    continue
+                parser = parser or _parser(task.source, chunk[:64], settings)
+                parsed = parser.feed(chunk)
+                result.lines += parsed.lines
+                next_line = parser.next_line
+                _record(task, index * 100_000 + n, parsed, [index], results, quarantines, opts)
+            if reader.error:
+                _unreadable(quarantine, result, next_line, reader.error)
+    if batch is not None:
+        batch.flush()
+    for index, quarantine in quarantines.items():
+        quarantine.close()
+        results[index].quarantined = quarantine.count
+    return [results[i] for i, _ in task.objects]
+
+
+@dataclass(frozen=True)
+class MergeTask:
+    lake_root: str
+    folder: str
+    dt: str
+    hour: int
+    reprocessed: frozenset[str]
+
+
+def merge_hour(task: MergeTask) -> MergeResult:
+    """Phase 2 for one hour (runs in a worker process)."""
+    files = sorted(Path(task.folder).glob("*.arrow"))
+    new = pl.concat([pl.read_ipc(f) for f in files])
+    result = merge_partition(Storage(task.lake_root), "requests", task.dt, task.hour, new,
+                             key_column="request_id", schema=REQUESTS,
+                             reprocessed=set(task.reprocessed))
+    shutil.rmtree(task.folder, ignore_errors=True)
+    return result
+
+
+class _Inline(Executor):
+    """Runs tasks in this process: for one worker, or tiny runs, where spawning costs more."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        from concurrent.futures import Future
+
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # noqa: BLE001 - handed to the caller via the future
+            future.set_exception(err)
+        return future
+
+
+@contextmanager
+def _executor(workers: int, tasks: int) -> Iterator[Executor]:
+    if workers <= 1 or tasks <= 1:
+        yield _Inline()
+        return
+    # Parallelism comes from the processes: one compute thread each avoids oversubscribing
+    # the cores. Spawned children read these before importing Polars and Arrow; workers
+    # start at the first submit, so the variables stay set while the pool lives.
+    names = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS")
+    saved = {n: os.environ.get(n) for n in names}
+    os.environ.update({n: "1" for n in names})
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, tasks),
+                                 mp_context=get_context("spawn")) as pool:
+            yield pool
+    finally:
+        for n, v in saved.items():
+            if v is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = v
+
+
+def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: str,
+               key: bytes) -> list[ParseTask]:
+    """Group consecutive objects of a source into tasks of roughly equal size: enough tasks
+    to keep every worker busy, each big enough that small objects share fixed costs."""
+    total = sum(o.size for _, o in todo)
+    target = max(1 << 20, total // max(1, settings.ingest.workers * 4))
+    tasks: list[ParseTask] = []
+    group: list[tuple[int, ObjectInfo]] = []
+    size, source = 0, None
+    for i, (s, o) in enumerate(todo):
+        if group and (s != source or size >= target):
+            tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key))
+            group, size = [], 0
+        group.append((i, o))
+        size += o.size
+        source = s
+    if group:
+        tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key))
+    return sorted(tasks, key=lambda t: -sum(o.size for _, o in t.objects))
+
+
+def pending_objects(storage: Storage, sources: tuple[str, ...]) -> list[tuple[str, ObjectInfo]]:
+    seen = ledger.load(storage)
+    return [(s, o) for s in sources for o in discover(storage, s) if ledger.is_new_or_changed(o, seen)]
+
+
+def ingest(
+    settings: Settings,
+    key: bytes,
+    *,
+    sources: tuple[str, ...] = REQUEST_SOURCES,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> IngestSummary:
+    """Ingest every new or changed landing object of `sources` into silver."""
+    started = time.perf_counter()
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    storage = Storage(settings.lake.root)
+    entries = ledger.load(storage)
+    todo = pending_objects(storage, sources)
+    summary = IngestSummary(run_id=run_id, objects=len(todo))
+    if not todo:
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    staging = tempfile.mkdtemp(prefix=f"footfall-ingest-{run_id}-")
+    total_bytes = sum(o.size for _, o in todo)
+    try:
+        tasks = plan_tasks(todo, settings, staging, key)
+        results: list[ObjectResult] = []
+        done_bytes = 0
+        with _executor(settings.ingest.workers, len(tasks)) as pool:
+            futures = [pool.submit(parse_task, t) for t in tasks]
+            for f in as_completed(futures):
+                for r in f.result():
+                    results.append(r)
+                    done_bytes += r.obj.size
+                if on_progress:
+                    on_progress("parse", done_bytes, total_bytes)
+
+            summary.parse_seconds = time.perf_counter() - started
+            hours = sorted({h for r in results for h in r.hours})
+            reprocessed = frozenset(o.key for _, o in todo if o.key in entries)
+            merges = [MergeTask(settings.lake.root, os.path.join(staging, f"{d}_{h:02d}"), d, h,
+                                reprocessed) for d, h in hours]
+            merged: list[MergeResult] = []
+            merge_pool = pool if len(merges) > 1 else _Inline()
+            for i, f in enumerate(as_completed([merge_pool.submit(merge_hour, m) for m in merges])):
+                merged.append(f.result())
+                if on_progress:
+                    on_progress("merge", i + 1, len(merges))
+            summary.merge_seconds = time.perf_counter() - started - summary.parse_seconds
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    kept: dict[str, int] = defaultdict(int)
+    dups: dict[str, int] = defaultdict(int)
+    for m in merged:
+        for o, n in m.kept.items():
+            kept[o] += n
+        for o, n in m.duplicates.items():
+            dups[o] += n
+    now = datetime.now(UTC)
+    for r in sorted(results, key=lambda r: r.index):
+        entry = ledger.Entry(
+            source=r.source, object=r.obj.key, size=r.obj.size, mtime_ns=r.obj.mtime_ns,
+            lines=r.lines, rows=kept[r.obj.key], duplicates=dups[r.obj.key],
+            quarantined=r.quarantined, extra_columns=r.extra_columns, error=r.error,
+            hours=[f"{d}/{h:02d}" for d, h in sorted(r.hours)], run_id=run_id, ingested_at=now,
+        )
+        entries[r.obj.key] = entry
+        summary.entries.append(entry)
+        agg = summary.by_source.setdefault(r.source, defaultdict(int))
+        for name in ("lines", "rows", "duplicates", "quarantined"):
+            agg[name] += getattr(entry, name)
+        agg["objects"] += 1
+    ledger.save(storage, entries)
+
+    summary.lines = sum(e.lines for e in summary.entries)
+    summary.rows = sum(e.rows for e in summary.entries)
+    summary.duplicates = sum(e.duplicates for e in summary.entries)
+    summary.quarantined = sum(e.quarantined for e in summary.entries)
+    summary.partitions = len(merged)
+    summary.bytes_in = total_bytes
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,140 @@
+"""Landing objects: discovery, gzip sniffing and bounded, line-aligned chunks.
+
+The parser sees chunks of at most `chunk_bytes` decompressed bytes that end on a line
+boundary, so memory stays bounded whatever the object size. Gzip is recognised by its
+magic bytes, never by the key's suffix, and decompressed with ISA-L.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+from isal import igzip
+
+from pipelines.storage import ObjectInfo, Storage
+
+GZIP_MAGIC = b"\x1f\x8b"
+SOURCES = ("rtl", "standard", "beacon")
+_KEY_HOUR = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})/")
+_STD_HOUR = re.compile(r"\.(\d{4})-(\d{2})-(\d{2})-(\d{2})\.")
+
+
+def landing_prefix(source: str) -> str:
+    return f"landing/{source}/"
+
+
+def discover(storage: Storage, source: str) -> list[ObjectInfo]:
+    return storage.list(landing_prefix(source))
+
+
+def landing_hour(obj: ObjectInfo) -> datetime:
+    """The hour a landing key names (Firehose: arrival; standard logs: request hour)."""
+    m = _KEY_HOUR.search(obj.key) or _STD_HOUR.search(obj.key)
+    if m:
+        y, mo, d, h = (int(x) for x in m.groups())
+        try:
+            return datetime(y, mo, d, h, tzinfo=UTC)
+        except ValueError:
+            pass
+    return datetime.fromtimestamp(obj.mtime_ns / 1e9, tz=UTC).replace(minute=0, second=0, microsecond=0)
+
+
+class ObjectError(Exception):
+    """The object could not be read to its end (corrupt or truncated compression, too big)."""
+
+
+@dataclass
+class ChunkReader:
+    """Iterates line-aligned chunks of one object's decompressed content.
+
+    After iteration, `error` says why the object could not be read to its end (None when
+    it was), and `compressed` whether it was gzip.
+    """
+
+    stream: BinaryIO
+    chunk_bytes: int = 16 * 1024 * 1024
+    max_line_bytes: int = 65536
+    max_total_bytes: int = 8 * 1024**3  # a cap on decompressed size: gzip bombs stop here
+    error: str | None = None
+    compressed: bool = False
+    total: int = 0
+
+    def _raw(self) -> Iterator[bytes]:
+        head = self.stream.read(2)
+        self.compressed = head == GZIP_MAGIC
+        if self.compressed:
+            f = igzip.IGzipFile(fileobj=_Prepend(head, self.stream))
+            try:
+                while block := f.read(self.chunk_bytes):
+                    yield block
+            except (EOFError, OSError, zlib.error, igzip.BadGzipFile) as err:
+                raise ObjectError(f"corrupt or truncated gzip: {err or type(err).__name__}") from None
+        else:
+            yield head
+            while block := self.stream.read(self.chunk_bytes):
+                yield block
+
+    def __iter__(self) -> Iterator[bytes]:
+        pending = b""
+        skipping = False  # inside an over-long line whose head was already handed on
+        try:
+            for block in self._raw():
+                self.total += len(block)
+                if self.total > self.max_total_bytes:
+                    raise ObjectError(f"decompressed size exceeds {self.max_total_bytes} bytes")
+                if skipping:
+                    nl = block.find(b"\n")
+                    if nl < 0:
+                        continue
+                    block, skipping = block[nl + 1:], False
+                data = pending + block if pending else block
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    if len(data) > self.max_line_bytes:
+                        # One line already longer than the cap: hand on its head (the parser
+                        # quarantines it) and drop the rest of it as it streams past.
+                        yield data
+                        pending, skipping = b"", True
+                    else:
+                        pending = data
+                    continue
+                pending = data[cut + 1:]
+                yield data[: cut + 1]
+            if pending:
+                yield pending
+        except ObjectError as err:
+            if pending:
+                yield pending
+            self.error = str(err)
+
+
+class _Prepend:
+    """A read-only stream that first returns `head`, then reads on from `stream`."""
+
+    def __init__(self, head: bytes, stream: BinaryIO):
+        self.head, self.stream = head, stream
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n is None or n < 0:
+                out, self.head = self.head + self.stream.read(), b""
+                return out
+            out, self.head = self.head[:n], self.head[n:]
+            return out
+        return self.stream.read(n)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,69 @@
+"""The ingest ledger: what each landing object contributed, so counts reconcile (§9).
+
+One row per landing object: `lines = rows + duplicates + quarantined`. Stored as one
+Parquet object in `state/`, replaced atomically at the end of each run, so an interrupted
+run leaves the previous ledger and its objects are simply processed again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import pyarrow as pa
+
+from pipelines.storage import ObjectInfo, Storage
+
+LEDGER_KEY = "state/ingest_ledger.parquet"
+
+SCHEMA = pa.schema([
+    ("source", pa.string()),
+    ("object", pa.string()),
+    ("size", pa.int64()),
+    ("mtime_ns", pa.int64()),
+    ("lines", pa.int64()),
+    ("rows", pa.int64()),
+    ("duplicates", pa.int64()),
+    ("quarantined", pa.int64()),
+    ("extra_columns", pa.int64()),
+    ("error", pa.string()),
+    ("hours", pa.list_(pa.string())),
+    ("run_id", pa.string()),
+    ("ingested_at", pa.timestamp("ms", tz="UTC")),
+])
+
+
+@dataclass
+class Entry:
+    source: str
+    object: str
+    size: int
+    mtime_ns: int
+    lines: int = 0
+    rows: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    extra_columns: int = 0
+    error: str | None = None
+    hours: list[str] = field(default_factory=list)
+    run_id: str = ""
+    ingested_at: object = None
+
+    @property
+    def reconciles(self) -> bool:
+        return self.lines == self.rows + self.duplicates + self.quarantined
+
+
+def load(storage: Storage) -> dict[str, Entry]:
+    if not storage.exists(LEDGER_KEY):
+        return {}
+    return {r["object"]: Entry(**r) for r in storage.read_parquet(LEDGER_KEY).to_pylist()}
+
+
+def is_new_or_changed(obj: ObjectInfo, ledger: dict[str, Entry]) -> bool:
+    seen = ledger.get(obj.key)
+    return seen is None or seen.size != obj.size or seen.mtime_ns != obj.mtime_ns
+
+
+def save(storage: Storage, entries: dict[str, Entry]) -> None:
+    rows = [asdict(e) for e in sorted(entries.values(), key=lambda e: e.object)]
+    storage.write_parquet(LEDGER_KEY, pa.Table.from_pylist(rows, schema=SCHEMA))

@@ -1,0 +1,60 @@
+"""Arrow schemas of the lake's tables (contract §6). One place, used by writers and tests."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+REQUESTS = pa.schema([
+    ("ts", pa.timestamp("ms", tz="UTC")),
+    ("dt", pa.date32()),
+    ("hour", pa.int32()),
+    ("request_id", pa.string()),
+    ("log_source", pa.string()),
+    ("site", pa.string()),
+    ("distribution_host", pa.string()),
+    ("method", pa.string()),
+    ("path", pa.string()),
+    ("query", pa.string()),
+    ("status", pa.int16()),
+    ("bytes_sent", pa.int64()),
+    ("bytes_received", pa.int64()),
+    ("time_taken_ms", pa.int32()),
+    ("ttfb_ms", pa.int32()),
+    ("origin_fbl_ms", pa.int32()),
+    ("origin_lbl_ms", pa.int32()),
+    ("edge_location", pa.string()),
+    ("edge_result_type", pa.string()),
+    ("edge_response_result_type", pa.string()),
+    ("edge_detailed_result_type", pa.string()),
+    ("content_type", pa.string()),
+    ("protocol", pa.string()),
+    ("http_version", pa.string()),
+    ("tls_protocol", pa.string()),
+    ("country", pa.string()),
+    ("asn", pa.int64()),
+    ("visitor_id", pa.string()),
+    ("visitor_id_source", pa.string()),
+    ("browser", pa.string()),
+    ("browser_version", pa.string()),
+    ("os", pa.string()),
+    ("device_type", pa.string()),
+    ("is_bot", pa.bool_()),
+    ("referrer_domain", pa.string()),
+    ("referrer_path", pa.string()),
+    ("utm_source", pa.string()),
+    ("utm_medium", pa.string()),
+    ("utm_campaign", pa.string()),
+    ("utm_term", pa.string()),
+    ("utm_content", pa.string()),
+    ("is_page_view", pa.bool_()),
+    ("headers_truncated", pa.bool_()),
+    ("source_object", pa.string()),
+])
+
+QUARANTINE = pa.schema([
+    ("source", pa.string()),
+    ("source_object", pa.string()),
+    ("line_no", pa.int64()),
+    ("reason", pa.string()),
+    ("raw", pa.binary()),
+])

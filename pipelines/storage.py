@@ -1,0 +1,140 @@
+"""One storage interface for the lake: a local directory or `s3://bucket/prefix`.
+
+Writes are atomic for readers: locally a temporary file is renamed over the target; on S3
+an object PUT (or a completed multipart upload) replaces the key in one step. Every table
+partition is a single object, so a reader sees the old partition or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str  # path relative to the lake root, with "/" separators
+    size: int
+    mtime_ns: int
+
+
+def s3_filesystem() -> pafs.S3FileSystem:
+    """S3 through the usual AWS credential chain; AWS_ENDPOINT_URL points at another server."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    kwargs: dict = {}
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        kwargs.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        kwargs["region"] = region
+    return pafs.S3FileSystem(**kwargs)
+
+
+class Storage:
+    """The lake root. Keys are relative paths like `silver/requests/dt=2026-01-01/...`."""
+
+    def __init__(self, root: str):
+        self.root = root.rstrip("/")
+        self.is_s3 = self.root.startswith("s3://")
+        if self.is_s3:
+            self.fs: pafs.FileSystem = s3_filesystem()
+            self.base = self.root[len("s3://"):]
+        else:
+            self.fs = pafs.LocalFileSystem()
+            self.base = str(Path(self.root).resolve())
+
+    def full(self, key: str) -> str:
+        return f"{self.base}/{key}" if key else self.base
+
+    def uri(self, key: str = "") -> str:
+        """Address of a key for other readers (DuckDB, awswrangler)."""
+        return f"s3://{self.full(key)}" if self.is_s3 else self.full(key)
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        """Every object below `prefix`, sorted by key; missing prefix → empty list."""
+        selector = pafs.FileSelector(self.full(prefix), recursive=True, allow_not_found=True)
+        out = []
+        for info in self.fs.get_file_info(selector):
+            if info.type != pafs.FileType.File:
+                continue
+            key = info.path[len(self.base) + 1:]
+            name = key.rsplit("/", 1)[-1]
+            if name.startswith(".") or name.endswith(".tmp"):
+                continue  # our own in-flight temporaries
+            out.append(ObjectInfo(key, info.size or 0, info.mtime_ns or 0))
+        return sorted(out, key=lambda o: o.key)
+
+    def exists(self, key: str) -> bool:
+        return self.fs.get_file_info(self.full(key)).type == pafs.FileType.File
+
+    def open_input(self, key: str) -> BinaryIO:
+        if not self.is_s3:
+            return open(self.full(key), "rb")  # noqa: SIM115 - caller closes
+        return self.fs.open_input_stream(self.full(key))  # type: ignore[return-value]
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open_input(key) as f:
+            return f.read()
+
+    def _temp(self, key: str) -> str:
+        head, _, name = key.rpartition("/")
+        return f"{head}/.{name}.{uuid.uuid4().hex}.tmp" if head else f".{name}.{uuid.uuid4().hex}.tmp"
+
+    def _commit(self, temp: str, key: str) -> None:
+        os.replace(self.full(temp), self.full(key))
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        if self.is_s3:
+            with self.fs.open_output_stream(self.full(key)) as out:
+                out.write(data)
+            return
+        Path(self.full(key)).parent.mkdir(parents=True, exist_ok=True)
+        temp = self._temp(key)
+        with open(self.full(temp), "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        self._commit(temp, key)
+
+    def write_parquet(self, key: str, table: pa.Table, **options) -> int:
+        """Write one Parquet object atomically; returns its size in bytes."""
+        options.setdefault("compression", "zstd")
+        options.setdefault("compression_level", 1)
+        options.setdefault("row_group_size", 262_144)
+        if self.is_s3:
+            with self.fs.open_output_stream(self.full(key)) as out:
+                pq.write_table(table, out, **options)
+            return self.fs.get_file_info(self.full(key)).size or 0
+        Path(self.full(key)).parent.mkdir(parents=True, exist_ok=True)
+        temp = self._temp(key)
+        pq.write_table(table, self.full(temp), **options)
+        with open(self.full(temp), "rb+") as f:
+            os.fsync(f.fileno())
+        size = os.path.getsize(self.full(temp))
+        self._commit(temp, key)
+        return size
+
+    def read_parquet(self, key: str) -> pa.Table:
+        return pq.read_table(self.full(key), filesystem=self.fs)
+
+    def delete(self, key: str) -> None:
+        try:
+            self.fs.delete_file(self.full(key))
+        except FileNotFoundError:
+            pass
+
+    def iter_prefixes(self, prefix: str) -> Iterator[str]:
+        """Immediate sub-folders of `prefix` (e.g. the `dt=` partitions of a table)."""
+        selector = pafs.FileSelector(self.full(prefix), recursive=False, allow_not_found=True)
+        for info in self.fs.get_file_info(selector):
+            if info.type == pafs.FileType.Directory:
+                yield info.path[len(self.base) + 1:]

@@ -1,0 +1,358 @@
+"""Raw log fields → typed request columns, shared by real-time and standard logs.
+
+Input: a Polars frame whose columns are log field names (missing values already null).
+Output: the parser's typed columns (see `PARSED_SCHEMA`) plus a `reject_reason` that is set
+when a field the row cannot do without does not parse. Nothing here knows about keys,
+hashing or user-agent classification: that is the pipeline's job.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import polars as pl
+import pyarrow as pa
+
+from rtl_parser.decode import decode_form, decode_once, decode_twice, map_distinct, percent_decode
+
+# Columns the parser emits. Identity columns (client_ip, forwarded_ip, user_agent,
+# visitor_token) are raw personal data: the pipeline pseudonymises and drops them.
+PARSED_SCHEMA = pa.schema([
+    ("part", pa.int32()),  # object index within a parsed batch (0 for one object)
+    ("line_no", pa.int64()),
+    ("ts", pa.timestamp("ms", tz="UTC")),
+    ("request_id", pa.string()),
+    ("log_source", pa.string()),
+    ("site", pa.string()),
+    ("distribution_host", pa.string()),
+    ("method", pa.string()),
+    ("path", pa.string()),
+    ("query", pa.string()),
+    ("status", pa.int16()),
+    ("bytes_sent", pa.int64()),
+    ("bytes_received", pa.int64()),
+    ("time_taken_ms", pa.int32()),
+    ("ttfb_ms", pa.int32()),
+    ("origin_fbl_ms", pa.int32()),
+    ("origin_lbl_ms", pa.int32()),
+    ("edge_location", pa.string()),
+    ("edge_result_type", pa.string()),
+    ("edge_response_result_type", pa.string()),
+    ("edge_detailed_result_type", pa.string()),
+    ("content_type", pa.string()),
+    ("protocol", pa.string()),
+    ("http_version", pa.string()),
+    ("tls_protocol", pa.string()),
+    ("country", pa.string()),
+    ("asn", pa.int64()),
+    ("referrer_domain", pa.string()),
+    ("referrer_path", pa.string()),
+    ("utm_source", pa.string()),
+    ("utm_medium", pa.string()),
+    ("utm_campaign", pa.string()),
+    ("utm_term", pa.string()),
+    ("utm_content", pa.string()),
+    ("headers_truncated", pa.bool_()),
+    ("client_ip", pa.string()),
+    ("forwarded_ip", pa.string()),
+    ("user_agent", pa.string()),
+    ("visitor_token", pa.string()),
+])
+IDENTITY_COLUMNS = ("client_ip", "forwarded_ip", "user_agent", "visitor_token")
+
+UTM_KEYS = ("source", "medium", "campaign", "term", "content")
+
+# Raw fields `normalise` reads (either log format); the splitter materialises only these.
+USED_FIELDS = frozenset({
+    "timestamp", "timestamp(ms)", "date", "time", "c-ip", "time-to-first-byte", "sc-status",
+    "sc-bytes", "cs-method", "cs-protocol", "cs-host", "cs-uri-stem", "cs-bytes",
+    "x-edge-location", "x-edge-request-id", "x-host-header", "time-taken",
+    "cs-protocol-version", "cs-user-agent", "cs-referer", "cs-cookie", "cs-uri-query",
+    "x-edge-response-result-type", "x-forwarded-for", "ssl-protocol", "x-edge-result-type",
+    "sc-content-type", "x-edge-detailed-result-type", "c-country", "cs-headers",
+    "cs-header-names", "cs-headers-count", "primary-distribution-dns-name", "origin-fbl",
+    "origin-lbl", "asn", "site-host", "distribution-host",
+})
+
+# Seconds with millisecond precision → integer milliseconds.
+_SECONDS_FIELDS = {
+    "time-taken": "time_taken_ms",
+    "time-to-first-byte": "ttfb_ms",
+    "origin-fbl": "origin_fbl_ms",
+    "origin-lbl": "origin_lbl_ms",
+}
+_INT_FIELDS = {
+    "sc-status": ("status", pl.Int16),
+    "sc-bytes": ("bytes_sent", pl.Int64),
+    "cs-bytes": ("bytes_received", pl.Int64),
+    "asn": ("asn", pl.Int64),
+    "cs-headers-count": ("_headers_count", pl.Int32),
+}
+_TEXT_FIELDS = {
+    "cs-method": "method",
+    "x-edge-location": "edge_location",
+    "x-edge-result-type": "edge_result_type",
+    "x-edge-response-result-type": "edge_response_result_type",
+    "x-edge-detailed-result-type": "edge_detailed_result_type",
+    "sc-content-type": "content_type",
+    "cs-protocol": "protocol",
+    "cs-protocol-version": "http_version",
+    "ssl-protocol": "tls_protocol",
+    "c-country": "country",
+    "c-ip": "client_ip",
+}
+# 2000-01-01 .. 2100-01-01 in ms: anything outside is a corrupt timestamp, not a request.
+_TS_MIN, _TS_MAX = 946_684_800_000, 4_102_444_800_000
+
+_XFF_FIRST = r"^\s*([^,]*)"
+
+
+def _col(df: pl.DataFrame, name: str) -> pl.Expr:
+    return pl.col(name) if name in df.columns else pl.lit(None, dtype=pl.String)
+
+
+def forwarded_first(expr: pl.Expr) -> pl.Expr:
+    """First address of an `x-forwarded-for` list, normalised.
+
+    Handles the observed oddities: comma-separated lists, `\\x20` for spaces, ports on
+    IPv4 (`1.2.3.4:5678`) and bracketed IPv6 (`[2001:db8::1]:443`), and `unknown`.
+    """
+    first = expr.str.replace_all(r"\\x20", " ", literal=True).str.extract(_XFF_FIRST, 1)
+    first = first.str.strip_chars()
+    first = (
+        pl.when(first.str.starts_with("["))
+        .then(first.str.extract(r"^\[([^\]]*)\]", 1))
+        .when(first.str.count_matches(":", literal=True) == 1)
+        .then(first.str.replace(r":[0-9]*$", ""))
+        .otherwise(first)
+    )
+    return pl.when(first.str.to_lowercase().is_in(["", "unknown", "-"])).then(None).otherwise(first)
+
+
+def _visitor_pattern(header: str, spellings: list[str] | None = None) -> str:
+    # Entries are `name:value%0A`; matching `(^|%0A)name:` before any decoding means an
+    # encoded newline inside a value (which arrives as `%250A`) can never forge a header.
+    if spellings:
+        names = "|".join(re.escape(n) for n in spellings)
+        return r"(?:^|%0A)(?:" + names + r"):(.*?)(?:%0A|$)"
+    return r"(?i)(?:^|%0A)" + re.escape(header) + r":(.*?)(?:%0A|$)"
+
+
+def _spellings(header: str) -> list[str]:
+    """The usual spellings of a header name: HTTP/2 and /3 lower-case, HTTP/1.1 clients
+    mostly Title-Case. A literal alternation lets the regex engine skip ahead by prefilter."""
+    title = "-".join(p[:1].upper() + p[1:] for p in header.lower().split("-"))
+    return sorted({header.lower(), title, header.upper(), title.replace("-Id", "-ID")})
+
+
+def _header_at(headers: pl.Series, spelling: str) -> pl.Series:
+    """Offset of the entry `spelling:` in each cs-headers value (-3 at the very start)."""
+    return headers.to_frame("h").select(
+        pl.when(pl.col("h").str.starts_with(spelling + ":")).then(pl.lit(-3, pl.Int64))
+        .otherwise(pl.col("h").str.find(f"%0A{spelling}:", literal=True).cast(pl.Int64))
+    ).to_series()
+
+
+def extract_header(headers: pl.Series, names: pl.Series, header: str) -> pl.Series:
+    """Value of `header` (name case-insensitive) from `cs-headers`, still percent-encoded.
+
+    Literal search for the usual spellings (all of one length), each only on the rows the
+    previous ones left open; then one slice. Only rows whose `cs-header-names` lists the
+    header in yet another spelling go through a case-insensitive pattern.
+    """
+    width = len(header) + 4  # "%0A" + name + ":"
+    pos = _header_at(headers, header.lower())
+    for spelling in _spellings(header):
+        if spelling == header.lower() or pos.null_count() == 0:
+            continue
+        open_rows = (pos.is_null() & headers.is_not_null()).arg_true()
+        if open_rows.len() == 0:
+            break
+        pos = pos.scatter(open_rows, _header_at(headers.gather(open_rows), spelling))
+    frame = pl.DataFrame({"h": headers, "pos": pos, "n": names})
+    rest = pl.col("h").str.slice(pl.col("pos") + width)
+    value = frame.select(
+        pl.when(pl.col("pos").is_not_null()).then(rest.str.slice(0, rest.str.find("%0A", literal=True)))
+    ).to_series()
+    odd = frame.select(
+        pl.col("pos").is_null() & pl.col("h").is_not_null()
+        & pl.col("n").str.contains(r"(?i)(?:^|%0A)" + re.escape(header) + r"(?:%0A|$)").fill_null(True)
+    ).to_series()
+    if odd.any():
+        idx = odd.arg_true()
+        value = value.scatter(idx, headers.gather(idx).str.extract(_visitor_pattern(header), 1))
+    return value
+
+
+def _referrer_parts(value: str) -> tuple[str | None, str | None]:
+    """(domain without `www.`, path) of a referrer URL; scheme-less values are allowed."""
+    try:
+        parts = urlsplit(value if "://" in value else "//" + value)
+        host = (parts.hostname or "").removeprefix("www.")
+    except ValueError:
+        return None, None
+    if not host:
+        return None, None
+    return host, parts.path or "/"
+
+
+def _host_of(value: str) -> str:
+    return value.lower().rsplit(":", 1)[0] if value.count(":") == 1 else value.lower()
+
+
+def normalise(
+    df: pl.DataFrame,
+    *,
+    log_source: str,
+    site_field: str,
+    distribution_fields: tuple[str, ...],
+    ua_decode: str,
+    referrer_encoded: bool,
+    visitor_header: str,
+) -> pl.DataFrame:
+    """Type and decode the raw fields of one batch. Adds `reject_reason` (null when fine)."""
+    checks: list[pl.Expr] = []  # (reason or null) per field, first failure wins
+
+    def number(field: str, dtype: pl.DataType) -> pl.Expr:
+        raw = _col(df, field)
+        value = raw.cast(dtype, strict=False)
+        checks.append(
+            pl.when(raw.is_not_null() & value.is_null())
+            .then(pl.lit(f"{field} is not a number: ") + raw.str.slice(0, 40))
+        )
+        return value
+
+    # --- time --------------------------------------------------------------------------------
+    if "timestamp(ms)" in df.columns:
+        ts_ms = number("timestamp(ms)", pl.Float64).round(0).cast(pl.Int64)
+        ts_missing = pl.col("timestamp(ms)").is_null()
+    elif "timestamp" in df.columns:
+        ts_ms = (number("timestamp", pl.Float64) * 1000).round(0).cast(pl.Int64)
+        ts_missing = pl.col("timestamp").is_null()
+    else:
+        stamp = _col(df, "date") + pl.lit(" ") + _col(df, "time")
+        parsed = stamp.str.strptime(pl.Datetime("ms"), "%Y-%m-%d %H:%M:%S", strict=False)
+        checks.append(
+            pl.when(stamp.is_not_null() & parsed.is_null())
+            .then(pl.lit("date/time not parseable: ") + stamp.str.slice(0, 40))
+        )
+        ts_ms = parsed.dt.epoch("ms")
+        ts_missing = stamp.is_null()
+    checks.insert(0, pl.when(ts_missing).then(pl.lit("missing timestamp")))
+    checks.append(
+        pl.when((ts_ms < _TS_MIN) | (ts_ms >= _TS_MAX)).then(pl.lit("timestamp out of range"))
+    )
+
+    cols: dict[str, pl.Expr] = {
+        "ts": ts_ms.cast(pl.Datetime("ms", "UTC")),
+        "request_id": _col(df, "x-edge-request-id"),
+        "log_source": pl.lit(log_source),
+        "_site": _col(df, site_field),
+        "_distribution": pl.coalesce([_col(df, f) for f in distribution_fields]),
+    }
+    for field, name in _TEXT_FIELDS.items():
+        cols[name] = _col(df, field)
+    for field, (name, dtype) in _INT_FIELDS.items():
+        cols[name] = number(field, dtype)
+    for field, name in _SECONDS_FIELDS.items():
+        cols[name] = (number(field, pl.Float64) * 1000).round(0).cast(pl.Int32)
+
+    # --- URL: real-time logs keep the query inside cs-uri-stem, standard logs do not --------
+    stem = _col(df, "cs-uri-stem")
+    cols["_path_raw"] = stem.str.split_exact("?", 1).struct.field("field_0")
+    cols["_query_raw"] = pl.coalesce(
+        _col(df, "cs-uri-query"), stem.str.split_exact("?", 1).struct.field("field_1")
+    )
+    cols["_ua_raw"] = _col(df, "cs-user-agent")
+    cols["_referrer_raw"] = _col(df, "cs-referer")
+    if "x-forwarded-for" in df.columns and df["x-forwarded-for"].null_count() < df.height:
+        cols["forwarded_ip"] = forwarded_first(pl.col("x-forwarded-for"))
+    else:
+        cols["forwarded_ip"] = pl.lit(None, dtype=pl.String)
+
+    # --- headers: visitor id and truncation --------------------------------------------------
+    headers = _col(df, "cs-headers")
+    if "cs-headers" in df.columns and "cs-headers-count" in df.columns:
+        kept = headers.str.count_matches("%0A", literal=True).fill_null(0)
+        # CloudFront logs the Cookie header in cs-cookie, never in cs-headers: a cookie the
+        # request carried is not a header that truncation dropped.
+        cookie = (
+            _col(df, "cs-header-names").str.contains(r"(?i)(?:^|%0A)cookie(?:%0A|$)").fill_null(False)
+            | _col(df, "cs-cookie").is_not_null()
+        ).cast(pl.Int32)
+        cols["_kept"] = kept
+        cols["_cookie"] = cookie
+    out = df.select(**cols, _reason=pl.coalesce(checks) if checks else pl.lit(None, pl.String))
+
+    if "_kept" in out.columns:
+        out = out.with_columns(
+            headers_truncated=pl.when(pl.col("_headers_count").is_null())
+            .then(None)
+            .otherwise(pl.col("_kept") < pl.col("_headers_count") - pl.col("_cookie"))
+        )
+    else:
+        out = out.with_columns(headers_truncated=pl.lit(None, dtype=pl.Boolean))
+
+    if "cs-headers" in df.columns:
+        names = df["cs-header-names"] if "cs-header-names" in df.columns else pl.Series([None] * df.height, dtype=pl.String)
+        out = out.with_columns(_visitor_raw=extract_header(df["cs-headers"], names, visitor_header))
+    else:
+        out = out.with_columns(_visitor_raw=pl.lit(None, dtype=pl.String))
+
+    # --- per-distinct decoding (the only Python-level work, on distinct values) --------------
+    path = percent_decode(out["_path_raw"], decode_once)
+    query = percent_decode(out["_query_raw"], decode_once)
+    ua = percent_decode(out["_ua_raw"], decode_twice if ua_decode == "twice" else decode_once)
+    referrer = out["_referrer_raw"]
+    if referrer_encoded:
+        referrer = percent_decode(referrer, decode_once)
+    visitor = percent_decode(out["_visitor_raw"], decode_once).str.strip_chars()
+
+    out = out.with_columns(
+        path=path,
+        query=query,
+        user_agent=ua,
+        visitor_token=pl.when(visitor.str.len_bytes() > 0).then(visitor).otherwise(None),
+        _referrer=referrer,
+    )
+    ref = map_distinct(out["_referrer"], _referrer_parts, pl.List(pl.String))
+    out = out.with_columns(
+        site=map_distinct(out["_site"], _host_of),
+        distribution_host=map_distinct(out["_distribution"], _host_of),
+        referrer_domain=ref.list.get(0, null_on_oob=True),
+        referrer_path=ref.list.get(1, null_on_oob=True),
+        **{
+            f"_utm_{k}": pl.col("query").str.extract(rf"(?:^|&)utm_{k}=([^&#]*)", 1)
+            for k in UTM_KEYS
+        },
+    )
+    utm = {
+        f"utm_{k}": percent_decode(out[f"_utm_{k}"], decode_form).replace("", None)
+        for k in UTM_KEYS
+    }
+    out = out.with_columns(**utm)
+    return out.rename({"_reason": "reject_reason"})
+
+
+PARSED_POLARS = pl.Schema(pl.from_arrow(PARSED_SCHEMA.empty_table()).schema)
+
+
+def to_arrow(df: pl.DataFrame) -> pa.Table:
+    """The parsed rows in `PARSED_SCHEMA` order and types."""
+    return df.select(PARSED_SCHEMA.names).to_arrow().cast(PARSED_SCHEMA)
+
+
+def typed(df: pl.DataFrame) -> pl.DataFrame:
+    """The parsed rows in `PARSED_SCHEMA` order and types, staying in Polars."""
+    return df.select([pl.col(n).cast(t) for n, t in PARSED_POLARS.items()])
+
+
+def empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=PARSED_POLARS)
+
+
+__all__ = [
+    "IDENTITY_COLUMNS", "PARSED_SCHEMA", "USED_FIELDS", "UTM_KEYS", "extract_header", "forwarded_first",
+    "normalise", "to_arrow",
+]
