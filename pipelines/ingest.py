@@ -377,7 +377,9 @@ def ingest(
 
             summary.parse_seconds = time.perf_counter() - started
             hours = sorted({h for r in results for h in r.hours})
-            reprocessed = frozenset(o.key for _, o in todo if o.key in entries)
+            # Rows already in a partition from an object of this run can only come from an
+            # interrupted earlier run (or a changed object): they are replaced, not deduped.
+            reprocessed = frozenset(o.key for _, o in todo)
             merges = [MergeTask(settings.lake.root, os.path.join(staging, f"{d}_{h:02d}"), d, h,
                                 reprocessed) for d, h in hours]
             merged: list[MergeResult] = []

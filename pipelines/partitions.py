@@ -59,7 +59,8 @@ def merge_partition(
         frames.append(old.with_columns(_new=pl.lit(False), _order=pl.lit(0, pl.Int64)))
     fresh = new
     frames.append(fresh.with_columns(_new=pl.lit(True), _order=pl.col("_order").cast(pl.Int64)))
-    both = pl.concat(frames, how="vertical_relaxed").sort(["_new", "_order"])
+    columns = [*schema.names, "_new", "_order"]
+    both = pl.concat([f.select(columns) for f in frames], how="vertical_relaxed").sort(["_new", "_order"])
     merged = both.unique(subset=[key_column], keep="first", maintain_order=True)
 
     incoming = fresh.group_by("source_object").len()

@@ -118,7 +118,7 @@ def forwarded_first(expr: pl.Expr) -> pl.Expr:
     Handles the observed oddities: comma-separated lists, `\\x20` for spaces, ports on
     IPv4 (`1.2.3.4:5678`) and bracketed IPv6 (`[2001:db8::1]:443`), and `unknown`.
     """
-    first = expr.str.replace_all(r"\\x20", " ", literal=True).str.extract(_XFF_FIRST, 1)
+    first = expr.str.replace_all("\\x20", " ", literal=True).str.extract(_XFF_FIRST, 1)
     first = first.str.strip_chars()
     first = (
         pl.when(first.str.starts_with("["))

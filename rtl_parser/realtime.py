@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import polars as pl
-import pyarrow as pa
 
 from rtl_parser.fields import DEFAULT_REALTIME_FIELDS, realtime_positions
 from rtl_parser.lines import Lines, split_lines
@@ -37,16 +36,11 @@ class RealtimeParser:
         """Parse the next chunk of one object (line numbers continue across chunks)."""
         lines = split_lines(chunk, self.next_line, self.max_line_bytes)
         self.next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") or not chunk else 1)
-        result = self.parse_lines(lines)
-        result.lines = lines.count
-        if lines.rejects:
-            result.rejects = pa.concat_tables([result.rejects, rejects_table(lines.rejects)]).sort_by(
-                [("part", "ascending"), ("line_no", "ascending")])
-        return result
+        return self.parse_lines(lines)
 
     def parse_lines(self, lines: Lines) -> ParseResult:
-        """Parse split lines, possibly of several objects (see `Lines.part`). Line-level
-        rejects of `lines` are the caller's; `lines.count` counts only what is parsed here."""
+        """Parse split lines, possibly of several objects (see `Lines.part`); the result
+        includes the line-level rejects that `lines` carries."""
         raw, short = split_fields(lines, self.names, keep=USED_FIELDS)
         extra = raw.filter(pl.col("_fields") > len(self.names)).group_by("_part").len()
         parsed = normalise(

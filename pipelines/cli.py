@@ -1,0 +1,185 @@
+"""The `footfall` command line.
+
+Every command takes `--config` and `--lake`. A user mistake is reported as one line (what,
+where, what to do) with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.config import ConfigError, Settings, load_settings
+from pipelines.hashing import MissingKeyError, demo_key, load_key
+
+console = Console(stderr=True, soft_wrap=True)
+out = Console()
+
+DEMO_KEY_FILE = Path(".local/demo-hash-key")  # outside the lake, ignored by git
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config, lake=args.lake)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-21") from None
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pipelines.generate import GenerateOptions, default_start, generate
+    from pipelines.storage import Storage
+
+    settings = _settings(args)
+    start = args.start or default_start(args.days)
+    opts = GenerateOptions(start=start, days=args.days, visitors=args.visitors, bots=args.bots,
+                           seed=args.seed, rtl="rtl" in args.sources,
+                           standard="standard" in args.sources)
+    with console.status(f"generating {args.days} day(s) from {start} into {settings.lake.root}"):
+        stats = generate(Storage(settings.lake.root), opts)
+    table = Table(title="generated landing data")
+    for col in ("source", "objects", "lines", "duplicates", "late"):
+        table.add_column(col, justify="right" if col != "source" else "left")
+    for source, st in stats.items():
+        table.add_row(source, *(str(st.get(c, "")) for c in ("objects", "lines", "duplicates", "late")))
+    out.print(table)
+    return 0
+
+
+def _progress_callback(progress: Progress) -> Callable[[str, int, int], None]:
+    tasks: dict[str, int] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            label = "parsing landing objects" if phase == "parse" else "writing hour partitions"
+            tasks[phase] = progress.add_task(label, total=total)
+        progress.update(tasks[phase], completed=done, total=total)
+
+    return update
+
+
+def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...]) -> int:
+    from pipelines.ingest import ingest
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        summary = ingest(settings, key, sources=sources, on_progress=_progress_callback(progress))
+    if not summary.objects:
+        out.print("nothing new in landing: every object is already in the ledger")
+        return 0
+    table = Table(title=f"ingest {summary.run_id}")
+    for col in ("source", "objects", "lines", "rows", "duplicates", "quarantined"):
+        table.add_column(col, justify="right" if col != "source" else "left")
+    for source, agg in sorted(summary.by_source.items()):
+        table.add_row(source, *(f"{agg[c]:,}" for c in ("objects", "lines", "rows", "duplicates", "quarantined")))
+    out.print(table)
+    unreconciled = [e for e in summary.entries if not e.reconciles]
+    out.print(
+        f"{summary.lines:,} lines in {summary.seconds:.1f}s "
+        f"({summary.lines_per_second:,.0f} lines/s), {summary.partitions} hour partition(s) "
+        f"rewritten; {'every object reconciles' if not unreconciled else f'{len(unreconciled)} object(s) do NOT reconcile'}"
+    )
+    errors = [e for e in summary.entries if e.error]
+    for e in errors[:5]:
+        console.print(f"[yellow]warning[/]: {e.object}: {e.error} (remainder quarantined)")
+    return 1 if unreconciled else 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    key = load_key(settings.identity.hash_key_env)
+    return run_ingest(settings, key, tuple(args.sources))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.generate import GenerateOptions, default_start, generate
+    from pipelines.storage import Storage
+
+    settings = _settings(args)
+    storage = Storage(settings.lake.root)
+    if args.fresh and not storage.is_s3 and Path(settings.lake.root).exists():
+        shutil.rmtree(settings.lake.root)
+    env_key = os.environ.get(settings.identity.hash_key_env)
+    key = env_key.encode() if env_key and len(env_key) >= 16 else demo_key(DEMO_KEY_FILE)
+    if storage.list("landing/"):
+        out.print(f"landing data already in {settings.lake.root}: reusing it (--fresh starts over)")
+    else:
+        start = default_start(args.days)
+        with console.status(f"generating a {args.days}-day demo lake from {start}"):
+            generate(storage, GenerateOptions(start=start, days=args.days, visitors=args.visitors,
+                                              seed=args.seed))
+    status = run_ingest(settings, key, ("rtl", "standard"))
+    root = storage.uri()
+    out.print(f"\nThe demo lake is in [bold]{root}[/]:")
+    out.print(f"  silver requests   {root}/silver/requests/dt=*/hour=*/data.parquet")
+    out.print(f"  quarantine        {root}/quarantine/<source>/dt=*/")
+    out.print(f"  ingest ledger     {root}/state/ingest_ledger.parquet")
+    out.print("Try: duckdb -c \"select site, count(*), count(distinct visitor_id) from "
+              f"read_parquet('{root}/silver/requests/*/*/*.parquet', hive_partitioning=false) group by 1\"")
+    if not env_key:
+        out.print(f"(the demo's hash key is in {DEMO_KEY_FILE}, outside the lake)")
+    return status
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="path of footfall.toml (default: $FOOTFALL_CONFIG or ./footfall.toml)")
+    common.add_argument("--lake", help="lake root, a path or s3://bucket/prefix (overrides lake.root)")
+    p = argparse.ArgumentParser(prog="footfall", description="Visitor analytics lakehouse for CloudFront logs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", parents=[common], help="write synthetic landing data")
+    g.add_argument("--start", type=_date, help="first day (default: DAYS days ending yesterday)")
+    g.add_argument("--days", type=int, default=3)
+    g.add_argument("--visitors", type=int, default=3000, help="human visitors per site")
+    g.add_argument("--bots", type=int, default=12)
+    g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--sources", nargs="+", default=["rtl", "standard"], choices=["rtl", "standard"])
+    g.set_defaults(func=cmd_generate)
+
+    i = sub.add_parser("ingest", parents=[common], help="parse new landing objects into silver")
+    i.add_argument("--sources", nargs="+", default=["rtl", "standard"], choices=["rtl", "standard"])
+    i.set_defaults(func=cmd_ingest)
+
+    d = sub.add_parser("demo", parents=[common], help="generate a demo lake and run the pipeline")
+    d.add_argument("--days", type=int, default=3)
+    d.add_argument("--visitors", type=int, default=3000)
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--fresh", action="store_true", help="delete a local demo lake first")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, MissingKeyError, UserError) as err:
+        console.print(f"[red]error[/]: {err}")
+        return 2
+    except PermissionError as err:
+        console.print(f"[red]error[/]: no permission for {err.filename}: check the lake path and its owner")
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted: the lake is unchanged where the run did not finish; run again to complete")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Standard (access) log files written by others, parsed by their #Fields line or the
+33-field layout. Expected values are read off the raw files by hand."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+
+from rtl_parser.standard import StandardParser
+from tests.conftest import FIXTURES
+
+STD = FIXTURES / "standard"
+
+
+def parse(name: str):
+    result = StandardParser().feed((STD / name).read_bytes())
+    assert result.rejects.num_rows == 0, result.rejects.to_pylist()
+    return result, result.rows.to_pylist()
+
+
+def test_aws_docs_example_33_fields():
+    result, rows = parse("aws-docs-example.log")
+    assert result.lines == 6  # the two # directives are not records
+    first, favicon = rows[0], rows[3]
+    assert first["ts"] == datetime(2019, 12, 4, 21, 2, 31, tzinfo=UTC)
+    assert first["site"] == "d111111abcdef8.cloudfront.net" and first["status"] == 200
+    assert first["content_type"] == "text/html" and first["tls_protocol"] == "TLSv1.2"
+    assert [r["time_taken_ms"] for r in rows[:3]] == [1, 0, 1]
+    # In standard logs x-host-header is the site and cs(Host) the distribution.
+    assert favicon["site"] == "www.example.com"
+    assert favicon["distribution_host"] == "d111111abcdef8.cloudfront.net"
+    assert favicon["status"] == 502 and favicon["edge_detailed_result_type"] == "OriginDnsError"
+    assert favicon["protocol"] == "http" and favicon["tls_protocol"] is None
+    assert favicon["referrer_domain"] == "example.com" and favicon["time_taken_ms"] == 102
+    assert rows[5]["user_agent"] == "curl/7.55.1"
+
+
+def test_aws_samples_26_fields_double_encoded_agents_and_gzip_original():
+    result, rows = parse("aws-samples-2018-26-fields.log")
+    raw_lines = (STD / "aws-samples-2018-26-fields.log").read_text().splitlines()
+    assert result.lines == len(raw_lines) - 2 == 66
+    bing = [r for r in rows if "bingbot" in (r["user_agent"] or "")]
+    assert len(bing) == sum("bingbot" in line for line in raw_lines)
+    assert bing[0]["user_agent"] == "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"
+    firefox = next(r for r in rows if r["path"] == "/index.html" and r["status"] == 200)
+    assert firefox["user_agent"] == ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:61.0) "
+                                     "Gecko/20100101 Firefox/61.0")
+    assert {r["edge_result_type"] for r in rows} >= {"LambdaGeneratedResponse", "Hit", "Miss"}
+    gz = StandardParser().feed(gzip.decompress((STD / "aws-samples-2018-26-fields.log.gz").read_bytes()))
+    assert gz.rows.to_pylist() == rows
+
+
+def test_claygregory_2014_24_fields():
+    result, rows = parse("claygregory-2014-24-fields.log")
+    page, mp3 = rows
+    assert page["path"] == "/view/my/file.html" and page["status"] == 200
+    assert page["referrer_domain"] == "displaymyfiles.com"  # scheme-less referrer
+    assert page["edge_result_type"] == "RefreshHit" and page["bytes_received"] is None
+    assert mp3["query"] == "a=b&c=d" and mp3["status"] == 304 and mp3["bytes_sent"] == 2390282
+    assert mp3["time_taken_ms"] == 2 and mp3["ttfb_ms"] is None  # field absent in 2014
+
+
+def test_headerless_401_with_double_encoded_agent():
+    _, (row,) = parse("datadog-401-double-encoded-ua.log")
+    assert row["method"] == "POST" and row["status"] == 401
+    assert row["user_agent"] == "NetSuite/2019.2 (SuiteScript)"
+    assert row["site"] == "www.farmersbusinessnetwork.com"
+    assert row["distribution_host"] == "dqok34epbkzv2.cloudfront.net"
+    assert row["ttfb_ms"] == 67 and row["content_type"] == "application/json"
+
+
+def test_headerless_2025_post_with_query():
+    _, (row,) = parse("davidwells-2025-post.log")
+    assert row["ts"] == datetime(2025, 10, 5, 1, 6, 21, tzinfo=UTC)
+    assert row["method"] == "POST" and row["query"] == "test=123" and row["path"] == "/data"
+    assert row["user_agent"] == "curl/8.7.1" and row["http_version"] == "HTTP/2.0"

@@ -1,0 +1,116 @@
+"""Edge cases of lines, fields and decoding that the format doc calls out."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from rtl_parser.fields import REALTIME_FIELDS, realtime_positions
+from rtl_parser.lines import split_lines
+from rtl_parser.normalise import forwarded_first
+from rtl_parser.realtime import RealtimeParser
+
+FIELDS = ["timestamp", "c-ip", "sc-status", "cs-method", "cs-host", "cs-uri-stem",
+          "x-edge-request-id", "cs-user-agent", "x-forwarded-for", "cs-headers",
+          "cs-header-names", "cs-headers-count"]
+
+
+def line(**values: str) -> bytes:
+    base = {"timestamp": "1700000000.123", "c-ip": "192.0.2.1", "sc-status": "200",
+            "cs-method": "GET", "cs-host": "www.example.com", "cs-uri-stem": "/",
+            "x-edge-request-id": "id-1", "cs-user-agent": "Mozilla/5.0", "x-forwarded-for": "-",
+            "cs-headers": "host:www.example.com%0A", "cs-header-names": "host%0A",
+            "cs-headers-count": "1"}
+    base.update(values)
+    return "\t".join(base[f] for f in FIELDS).encode()
+
+
+def parse(data: bytes, header: str = "x-visitor-id"):
+    return RealtimeParser(FIELDS, visitor_header=header).feed(data)
+
+
+def test_positions_follow_canonical_order_not_config_order():
+    assert realtime_positions(["asn", "timestamp", "c-ip"]) == ["timestamp", "c-ip", "asn"]
+    assert len(REALTIME_FIELDS) == 67
+
+
+def test_blank_lines_crlf_and_missing_final_newline():
+    data = line() + b"\r\n\n\n" + line(**{"x-edge-request-id": "id-2"})
+    result = parse(data)
+    assert result.lines == 2 and result.rows.num_rows == 2
+    assert result.rows.column("line_no").to_pylist() == [1, 4]
+
+
+def test_invalid_utf8_and_overlong_lines_are_rejected_with_reason():
+    bad = line(**{"cs-uri-stem": "/ok"}).replace(b"/ok", b"/\xff\xfe")
+    long = line(**{"cs-uri-stem": "/" + "a" * 70000})
+    result = parse(bad + b"\n" + long + b"\n" + line() + b"\n")
+    reasons = [r["reason"] for r in result.rejects.to_pylist()]
+    assert reasons[0] == "invalid UTF-8"
+    assert reasons[1].startswith("line longer than 65536 bytes")
+    assert result.rows.num_rows == 1 and result.lines == 3
+
+
+def test_split_lines_keeps_valid_non_ascii():
+    text = "a\tcafé\n".encode()
+    lines = split_lines(text)
+    assert lines.count == 1 and not lines.rejects
+
+
+def test_missing_value_dash_and_status_000():
+    row = parse(line(**{"sc-status": "000", "cs-user-agent": "-"})).rows.to_pylist()[0]
+    assert row["status"] == 0 and row["user_agent"] is None
+
+
+def test_unparseable_numbers_are_rejected_naming_the_field():
+    result = parse(line(**{"sc-status": "2OO"}))
+    assert result.rejects.to_pylist()[0]["reason"] == "sc-status is not a number: 2OO"
+
+
+def test_percent_25_decodes_once_and_user_agent_decodes_at_most_twice():
+    row = parse(line(**{"cs-uri-stem": "/a%2520b?q=100%25", "cs-user-agent": "A%2520B%252541"})).rows.to_pylist()[0]
+    assert row["path"] == "/a%20b" and row["query"] == "q=100%"
+    assert row["user_agent"] == "A B%41"  # two decodes, never a third
+
+
+def test_visitor_header_case_insensitive_and_not_forgeable():
+    headers = "Host:x%0AX-Visitor-ID:abc%2520def%0A"
+    row = parse(line(**{"cs-headers": headers, "cs-header-names": "Host%0AX-Visitor-ID%0A",
+                        "cs-headers-count": "2"})).rows.to_pylist()[0]
+    assert row["visitor_token"] == "abc%20def"  # decoded once: what the client sent
+    # An encoded newline inside another header's value cannot start a new header.
+    forged = "host:x%0Areferer:http://a/%250Ax-visitor-id:evil%0A"
+    row = parse(line(**{"cs-headers": forged, "cs-header-names": "host%0Areferer%0A",
+                        "cs-headers-count": "2"})).rows.to_pylist()[0]
+    assert row["visitor_token"] is None
+    # A header whose name merely ends with the visitor header's name is another header.
+    other = "host:x%0Anot-x-visitor-id:zzz%0A"
+    row = parse(line(**{"cs-headers": other, "cs-header-names": "host%0Anot-x-visitor-id%0A",
+                        "cs-headers-count": "2"})).rows.to_pylist()[0]
+    assert row["visitor_token"] is None
+
+
+def test_visitor_header_in_unusual_case_uses_slow_path():
+    row = parse(line(**{"cs-headers": "host:x%0AX-vIsItOr-Id:Q1%0A",
+                        "cs-header-names": "host%0AX-vIsItOr-Id%0A",
+                        "cs-headers-count": "2"})).rows.to_pylist()[0]
+    assert row["visitor_token"] == "Q1"
+
+
+def test_headers_truncated_when_count_exceeds_kept():
+    row = parse(line(**{"cs-headers": "host:x%0Aaccept:y%0A", "cs-header-names": "host%0Aaccept%0A",
+                        "cs-headers-count": "5"})).rows.to_pylist()[0]
+    assert row["headers_truncated"] is True
+
+
+def test_forwarded_for_oddities():
+    values = ["203.0.113.7, 10.0.0.1", "203.0.113.7:5678", "[2001:db8::1]:443",
+              "unknown, 198.51.100.2", "2001:db8::2", "\\x20203.0.113.9", None]
+    frame = pl.DataFrame({"x": pl.Series(values, dtype=pl.String)})
+    got = frame.select(forwarded_first(pl.col("x"))).to_series().to_list()
+    assert got == ["203.0.113.7", "203.0.113.7", "2001:db8::1", None, "2001:db8::2",
+                   "203.0.113.9", None]
+
+
+def test_timestamp_out_of_range_is_rejected():
+    result = parse(line(timestamp="99.5"))
+    assert result.rejects.to_pylist()[0]["reason"] == "timestamp out of range"
