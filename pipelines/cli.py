@@ -22,7 +22,7 @@ from pipelines.config import ConfigError, Settings, load_settings
 from pipelines.hashing import MissingKeyError, demo_key, load_key
 
 console = Console(stderr=True, soft_wrap=True)
-out = Console()
+out = Console(soft_wrap=True)
 
 DEMO_KEY_FILE = Path(".local/demo-hash-key")  # outside the lake, ignored by git
 

@@ -153,7 +153,7 @@ def _section(cls: type, data: dict[str, Any], prefix: str) -> Any:
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))} in [{prefix}] of footfall.toml")
     values = {}
-    for name, f in known.items():
+    for name, _f in known.items():
         default = getattr(cls(), name)
         value = data.get(name, default)
         env = os.environ.get(f"FOOTFALL_{prefix.upper()}_{name.upper()}")

@@ -13,9 +13,7 @@ import pyarrow as pa
 
 from pipelines.config import Settings
 from pipelines.hashing import daily_salt, hash_column
-from pipelines.schemas import REQUESTS
-
-REQUESTS_POLARS = pl.Schema(pl.from_arrow(REQUESTS.empty_table()).schema)
+from pipelines.schemas import REQUESTS_POLARS
 from pipelines.useragent import classify_column
 
 _SEP = "\x1f"  # unit separator: cannot appear in a decoded host, IP or user agent by accident

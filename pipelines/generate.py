@@ -206,7 +206,8 @@ def traffic(opts: GenerateOptions, site: str, seed_offset: int = 0) -> pl.DataFr
     reqs = pl.concat([pv.with_columns(pl.col("bytes").cast(pl.Int64)),
                       assets.with_columns(pl.col("bytes").cast(pl.Int64)),
                       crawl.with_columns(pl.col("bytes").cast(pl.Int64))], how="vertical_relaxed")
-    reqs = reqs.filter(pl.col("ts") < t0 + span_ms).join(people, on="visitor", how="left")
+    reqs = reqs.filter(pl.col("ts") < t0 + span_ms).join(people, on="visitor", how="left",
+                                                          maintain_order="left")
     m = reqs.height
     hit = rng.random(m)
     is_page = pl.Series((reqs["kind"] != "asset").to_numpy())
@@ -223,7 +224,7 @@ def traffic(opts: GenerateOptions, site: str, seed_offset: int = 0) -> pl.DataFr
         bytes_in=pl.Series(rng.integers(300, 1_100, m)),
         port=pl.Series(rng.integers(1024, 65535, m)),
         asn=pl.Series(rng.choice([7018, 3320, 16509, 15169, 2856, 4134, 9498], m)),
-    ).sort("ts")
+    ).sort(["ts", "request_id"])
 
 
 def _enc(expr: pl.Expr) -> pl.Expr:
@@ -344,7 +345,7 @@ def _corrupt(rng: np.random.Generator, lines: list[str], rate: float) -> list[by
 
 def _write(storage: Storage, key: str, lines: list[bytes], gz: bool) -> int:
     data = b"\n".join(lines) + b"\n"
-    storage.write_bytes(key, igzip.compress(data, compresslevel=1) if gz else data)
+    storage.write_bytes(key, igzip.compress(data, compresslevel=1, mtime=0) if gz else data)
     return len(lines)
 
 

@@ -18,8 +18,8 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -97,16 +97,6 @@ def quarantine_key(source: str, obj: ObjectInfo) -> str:
     return f"quarantine/{source}/dt={day}/{name}.parquet"
 
 
-def _parser(source: str, first: bytes, settings: Settings):
-    opts = dict(visitor_header=settings.identity.visitor_header,
-                max_line_bytes=settings.ingest.max_line_bytes)
-    if source == "rtl":
-        return RealtimeParser(settings.rtl.fields, **opts)
-    if first.lstrip()[:1] == b"{":
-        return StandardJsonParser(**opts)
-    return StandardParser(**opts)
-
-
 class _Quarantine:
     """Streams one object's rejects into its quarantine Parquet file (written at close)."""
 
@@ -144,33 +134,35 @@ class _Quarantine:
 
 
 class _Batch:
-    """Lines of consecutive objects, parsed together once they fill `chunk_bytes`."""
+    """Lines of consecutive objects that share a layout, parsed together once they fill
+    `chunk_bytes` (or the layout changes): small objects share the fixed per-call costs."""
 
     def __init__(self, task: ParseTask, results: dict[int, ObjectResult],
-                 quarantines: dict[int, _Quarantine]):
-        self.task, self.results, self.quarantines = task, results, quarantines
-        self.settings = task.settings
+                 quarantines: dict[int, _Quarantine], parse: Callable):
+        self.task, self.results, self.quarantines, self.parse = task, results, quarantines, parse
         self.opts = EnrichOptions.from_settings(task.settings, task.key)
-        self.parser = RealtimeParser(task.settings.rtl.fields,
-                                     visitor_header=task.settings.identity.visitor_header,
-                                     max_line_bytes=task.settings.ingest.max_line_bytes)
+        self.limit = task.settings.ingest.chunk_bytes
         self.pieces: list[tuple[int, Lines]] = []
         self.members: list[int] = []  # object index of each part
+        self.layout: tuple[str, ...] | None = None
         self.size = 0
         self.number = 0
 
-    def add(self, index: int, lines: Lines, size: int) -> None:
+    def add(self, index: int, lines: Lines, size: int, layout: tuple[str, ...]) -> None:
+        if self.pieces and layout != self.layout:
+            self.flush()
+        self.layout = layout
         if not self.members or self.members[-1] != index:
             self.members.append(index)
         self.pieces.append((len(self.members) - 1, lines))
         self.size += size
-        if self.size >= self.settings.ingest.chunk_bytes:
+        if self.size >= self.limit:
             self.flush()
 
     def flush(self) -> None:
         if not self.pieces:
             return
-        parsed = self.parser.parse_lines(concat(self.pieces))
+        parsed = self.parse(concat(self.pieces), self.layout)
         _record(self.task, self.number, parsed, self.members, self.results,
                 self.quarantines, self.opts)
         self.pieces, self.members, self.size = [], [], 0
@@ -226,33 +218,47 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
     settings = task.settings
     results = {i: ObjectResult(i, task.source, o) for i, o in task.objects}
     quarantines = {i: _Quarantine(storage, task.source, o, task.staging, i) for i, o in task.objects}
-    batch = _Batch(task, results, quarantines) if task.source == "rtl" else None
-    opts = EnrichOptions.from_settings(settings, task.key)
+    opts = dict(visitor_header=settings.identity.visitor_header,
+                max_line_bytes=settings.ingest.max_line_bytes)
+    if task.source == "rtl":
+        rtl = RealtimeParser(settings.rtl.fields, **opts)
+        batch = _Batch(task, results, quarantines, lambda lines, _layout: rtl.parse_lines(lines))
+    else:
+        std = StandardParser(**opts)
+        batch = _Batch(task, results, quarantines, std.parse_lines)
     for index, obj in task.objects:
         result, quarantine = results[index], quarantines[index]
         with storage.open_input(obj.key) as stream:
             reader = ChunkReader(stream, chunk_bytes=settings.ingest.chunk_bytes,
                                  max_line_bytes=settings.ingest.max_line_bytes)
-            next_line, parser = 1, None
+            next_line, per_object = 1, None
             for n, chunk in enumerate(reader):
-                if batch is not None:
-                    # Real-time logs: split here, parse in batches across small objects.
+                if task.source == "rtl":
                     lines = split_lines(chunk, next_line, settings.ingest.max_line_bytes)
                     next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-                    result.lines += lines.count
-                    quarantine.add(rejects_table(lines.rejects))
-                    if len(lines.line_no):
-                        batch.add(index, lines, len(chunk))
+                    segments = [(("rtl",), lines)] if len(lines.line_no) else []
+                elif n == 0 and chunk.lstrip()[:1] == b"{" or per_object is not None:
+                    # Standard logging v2 as JSON lines: parsed object by object.
+                    per_object = per_object or StandardJsonParser(**opts)
+                    parsed = per_object.feed(chunk)
+                    result.lines += parsed.lines
+                    next_line = per_object.next_line
+                    _record(task, 10**6 + index * 1000 + n, parsed, [index], results,
+                            quarantines, batch.opts)
                     continue
-                parser = parser or _parser(task.source, chunk[:64], settings)
-                parsed = parser.feed(chunk)
-                result.lines += parsed.lines
-                next_line = parser.next_line
-                _record(task, index * 100_000 + n, parsed, [index], results, quarantines, opts)
+                else:
+                    if n == 0:  # each standard log object starts with its own directives
+                        std.names = StandardParser().names
+                        std.next_line = 1
+                    lines, segments = std.segments(chunk)
+                    next_line = std.next_line
+                result.lines += lines.count
+                quarantine.add(rejects_table(lines.rejects))
+                for layout, piece in segments:
+                    batch.add(index, piece, len(chunk) * len(piece.line_no) // max(1, lines.count), layout)
             if reader.error:
                 _unreadable(quarantine, result, next_line, reader.error)
-    if batch is not None:
-        batch.flush()
+    batch.flush()
     for index, quarantine in quarantines.items():
         quarantine.close()
         results[index].quarantined = quarantine.count
@@ -366,7 +372,9 @@ def ingest(
         tasks = plan_tasks(todo, settings, staging, key)
         results: list[ObjectResult] = []
         done_bytes = 0
-        with _executor(settings.ingest.workers, len(tasks)) as pool:
+        # Below ~16 MiB, starting worker processes costs more than it saves.
+        workers = settings.ingest.workers if total_bytes >= 16 * 1024 * 1024 else 1
+        with _executor(workers, len(tasks)) as pool:
             futures = [pool.submit(parse_task, t) for t in tasks]
             for f in as_completed(futures):
                 for r in f.result():

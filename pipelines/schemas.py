@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pyarrow as pa
 
 REQUESTS = pa.schema([
@@ -58,3 +59,6 @@ QUARANTINE = pa.schema([
     ("reason", pa.string()),
     ("raw", pa.binary()),
 ])
+
+# The same columns as Polars types, for frames that stay in Polars until they are written.
+REQUESTS_POLARS = pl.Schema(pl.from_arrow(REQUESTS.empty_table()).schema)

@@ -7,6 +7,7 @@ partition is a single object, so a reader sees the old partition or the new one,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -127,10 +128,8 @@ class Storage:
         return pq.read_table(self.full(key), filesystem=self.fs)
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.fs.delete_file(self.full(key))
-        except FileNotFoundError:
-            pass
 
     def iter_prefixes(self, prefix: str) -> Iterator[str]:
         """Immediate sub-folders of `prefix` (e.g. the `dt=` partitions of a table)."""

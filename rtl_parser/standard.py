@@ -45,31 +45,43 @@ class StandardParser:
         self.max_line_bytes = max_line_bytes
         self.next_line = 1
 
-    def feed(self, chunk: bytes) -> ParseResult:
+    def segments(self, chunk: bytes) -> tuple[Lines, list[tuple[tuple[str, ...], Lines]]]:
+        """Split the next chunk into runs of records that share a layout.
+
+        Returns the chunk's lines (for counts and line-level rejects) and (layout, records)
+        pairs; directive lines update the layout and are neither records nor counted.
+        """
         lines = split_lines(chunk, self.next_line, self.max_line_bytes)
         self.next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") or not chunk else 1)
         text = pl.Series(lines.text, dtype=pl.String)
         directive = text.str.starts_with("#").to_numpy()
-        results: list[ParseResult] = [ParseResult(frame=empty(),
-                                                  rejects=rejects_table(lines.rejects), lines=0)]
-        # Segments between #Fields directives share one layout.
-        boundaries = [*np.flatnonzero(directive), len(directive)]
+        out: list[tuple[tuple[str, ...], Lines]] = []
         start = 0
-        for b in boundaries:
+        for b in [*np.flatnonzero(directive), len(directive)]:
             if b > start:
                 mask = np.zeros(len(directive), dtype=bool)
                 mask[start:b] = True
-                results.append(self._parse(select(lines, mask)))
+                out.append((tuple(self.names), select(lines, mask)))
             if b < len(directive):
                 value = text[int(b)].strip()
                 if value.startswith("#Fields:"):
                     self.names = standard_names(value)
             start = b + 1
-        return _concat(results, lines.count - int(directive.sum()))
+        directives = int(directive.sum())
+        counted = Lines(lines.text, lines.line_no, lines.rejects, lines.count - directives)
+        return counted, out
 
-    def _parse(self, lines: Lines) -> ParseResult:
-        raw, short = split_fields(lines, self.names, keep=USED_FIELDS)
-        extra = raw.filter(pl.col("_fields") > len(self.names)).group_by("_part").len()
+    def feed(self, chunk: bytes) -> ParseResult:
+        """Parse the next chunk of one object (line numbers and layout carry over)."""
+        lines, segments = self.segments(chunk)
+        results = [ParseResult(frame=empty(), rejects=rejects_table(lines.rejects), lines=0)]
+        results += [self.parse_lines(seg, names) for names, seg in segments]
+        return _concat(results, lines.count)
+
+    def parse_lines(self, lines: Lines, names: tuple[str, ...] | list[str]) -> ParseResult:
+        """Parse records of one layout, possibly from several objects (see `Lines.part`)."""
+        raw, short = split_fields(lines, list(names), keep=USED_FIELDS)
+        extra = raw.filter(pl.col("_fields") > len(names)).group_by("_part").len()
         parsed = normalise(raw, visitor_header=self.visitor_header, **_NORMALISE).with_columns(
             line_no=raw["_line_no"], part=raw["_part"]
         )

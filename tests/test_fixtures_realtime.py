@@ -12,18 +12,8 @@ from rtl_parser.realtime import RealtimeParser
 from tests.conftest import FIXTURES
 
 RT = FIXTURES / "realtime"
-FIELDS_44 = (
-    "timestamp c-ip s-ip time-to-first-byte sc-status sc-bytes cs-method cs-protocol cs-host "
-    "cs-uri-stem cs-bytes x-edge-location x-edge-request-id x-host-header time-taken "
-    "cs-protocol-version c-ip-version cs-user-agent cs-referer cs-cookie cs-uri-query "
-    "x-edge-response-result-type x-forwarded-for ssl-protocol ssl-cipher x-edge-result-type "
-    "fle-encrypted-fields fle-status sc-content-type sc-content-len sc-range-start sc-range-end "
-    "c-port x-edge-detailed-result-type c-country cs-accept-encoding cs-accept "
-    "cache-behavior-path-pattern cs-headers cs-header-names cs-headers-count origin-fbl "
-    "origin-lbl asn"
-).split()
-FIELDS_12 = ("timestamp c-ip sc-status cs-uri-stem cs-bytes x-edge-location time-taken "
-             "cs-user-agent cs-referer cs-uri-query x-edge-result-type asn").split()
+FIELDS_44 = ["timestamp", "c-ip", "s-ip", "time-to-first-byte", "sc-status", "sc-bytes", "cs-method", "cs-protocol", "cs-host", "cs-uri-stem", "cs-bytes", "x-edge-location", "x-edge-request-id", "x-host-header", "time-taken", "cs-protocol-version", "c-ip-version", "cs-user-agent", "cs-referer", "cs-cookie", "cs-uri-query", "x-edge-response-result-type", "x-forwarded-for", "ssl-protocol", "ssl-cipher", "x-edge-result-type", "fle-encrypted-fields", "fle-status", "sc-content-type", "sc-content-len", "sc-range-start", "sc-range-end", "c-port", "x-edge-detailed-result-type", "c-country", "cs-accept-encoding", "cs-accept", "cache-behavior-path-pattern", "cs-headers", "cs-header-names", "cs-headers-count", "origin-fbl", "origin-lbl", "asn"]
+FIELDS_12 = ["timestamp", "c-ip", "sc-status", "cs-uri-stem", "cs-bytes", "x-edge-location", "time-taken", "cs-user-agent", "cs-referer", "cs-uri-query", "x-edge-result-type", "asn"]
 
 
 def parse(name: str, fields, header: str = "x-visitor-id"):

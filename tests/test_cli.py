@@ -1,0 +1,58 @@
+"""The command line as a user runs it: real processes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import polars as pl
+
+
+def run(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if k != "FOOTFALL_HASH_KEY"}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=600)
+
+
+def test_generate_then_ingest_then_nothing_new(tmp_path):
+    lake = str(tmp_path / "lake")
+    gen = run("generate", "--lake", lake, "--days", "1", "--visitors", "150", "--start", "2026-11-01")
+    assert gen.returncode == 0, gen.stderr
+    key = {"FOOTFALL_HASH_KEY": "k" * 32}
+    first = run("ingest", "--lake", lake, env=key)
+    assert first.returncode == 0, first.stderr
+    assert "every object reconciles" in first.stdout
+    rows = pl.read_parquet(f"{lake}/silver/requests/*/*/*.parquet", hive_partitioning=False)
+    assert rows.height > 1000 and rows["dt"].cast(pl.String).unique().to_list() == ["2026-11-01"]
+    second = run("ingest", "--lake", lake, env=key)
+    assert second.returncode == 0 and "nothing new" in second.stdout
+
+
+def test_missing_hash_key_is_a_one_line_error(tmp_path):
+    result = run("ingest", "--lake", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "FOOTFALL_HASH_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_and_bad_date_are_reported_plainly(tmp_path):
+    cfg = tmp_path / "footfall.toml"
+    cfg.write_text("[sessions]\ntimeout_minutes = 'x'\n")
+    bad = run("ingest", "--config", str(cfg), env={"FOOTFALL_HASH_KEY": "k" * 32})
+    assert bad.returncode == 2 and "sessions.timeout_minutes" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    date = run("generate", "--start", "21/11/2026", "--lake", str(tmp_path))
+    assert date.returncode == 2 and "is not a date" in date.stderr
+
+
+def test_demo_keeps_its_key_outside_the_lake(tmp_path):
+    result = run("demo", "--lake", str(tmp_path / "lake"), "--days", "1", "--visitors", "100",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    key_file = tmp_path / ".local/demo-hash-key"
+    assert key_file.exists()
+    secret = key_file.read_text().strip()
+    assert not [p for p in (tmp_path / "lake").rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert list((tmp_path / "lake/silver/requests").glob("dt=*/hour=*/data.parquet"))

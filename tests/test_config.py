@@ -1,0 +1,56 @@
+"""footfall.toml: defaults, file values, environment overrides, clear errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipelines.config import ConfigError, Settings, load_settings
+from rtl_parser.fields import DEFAULT_REALTIME_FIELDS
+
+
+def test_defaults_match_the_contract(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert s == Settings()
+    assert s.lake.root == "./lake" and s.engine == "duckdb"
+    assert s.rtl.fields == DEFAULT_REALTIME_FIELDS and len(s.rtl.fields) == 46
+    assert s.identity.visitor_header == "x-visitor-id"
+    assert s.identity.hash_key_env == "FOOTFALL_HASH_KEY"
+    assert (s.sessions.timeout_minutes, s.sessions.max_hours) == (30, 24)
+    assert (s.presence.window_minutes, s.presence.step_minutes) == (5, 1)
+    assert s.page_views.source == "auto" and s.late.lookback_hours == 48
+    assert (s.retention.landing, s.retention.quarantine, s.retention.silver) == (7, 7, 400)
+    assert s.funnels and s.funnels[0].steps
+
+
+def test_file_then_environment_then_flag(tmp_path, monkeypatch):
+    cfg = tmp_path / "footfall.toml"
+    cfg.write_text('engine = "athena"\n[lake]\nroot = "s3://b/p"\n[sessions]\ntimeout_minutes = 20\n'
+                   '[rtl]\nfields = ["timestamp", "c-ip", "sc-status"]\n'
+                   '[[funnels]]\nname = "buy"\nsteps = [{path = "/cart"}, {event_type = "form_submit", props = {form = "checkout"}}]\n')
+    monkeypatch.setenv("FOOTFALL_SESSIONS_TIMEOUT_MINUTES", "45")
+    s = load_settings(cfg)
+    assert s.engine == "athena" and s.lake.root == "s3://b/p"
+    assert s.sessions.timeout_minutes == 45
+    assert s.rtl.fields == ("timestamp", "c-ip", "sc-status")
+    assert s.funnels[0].name == "buy" and s.funnels[0].steps[1].props == {"form": "checkout"}
+    assert load_settings(cfg, lake="/tmp/other").lake.root == "/tmp/other"
+    monkeypatch.setenv("FOOTFALL_CONFIG", str(cfg))
+    assert load_settings().engine == "athena"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[sesions]\ntimeout_minutes = 3\n", "unknown section(s) sesions"),
+    ("[sessions]\ntimeout = 3\n", "unknown key(s) timeout in [sessions]"),
+    ("[sessions]\ntimeout_minutes = 'soon'\n", "sessions.timeout_minutes must be a whole number"),
+    ('engine = "spark"\n', "engine must be 'duckdb' or 'athena'"),
+    ('[rtl]\nfields = ["timestamp", "c_ip"]\n', "unknown real-time log field(s) c_ip"),
+    ("[lake\nroot=1", "is not valid TOML"),
+])
+def test_mistakes_are_one_clear_error(tmp_path, text, message):
+    cfg = tmp_path / "footfall.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(cfg)
