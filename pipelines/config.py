@@ -78,9 +78,9 @@ class Collector:
 
 @dataclass(frozen=True)
 class Ingest:
-    chunk_bytes: int = 16 * 1024 * 1024  # decompressed bytes parsed at a time
+    chunk_bytes: int = 8 * 1024 * 1024  # decompressed bytes parsed at a time (bounds memory)
     max_line_bytes: int = 65536  # longer lines are quarantined
-    workers: int = 2  # parallel parse processes
+    workers: int = 2  # parallel ingest threads
 
 
 @dataclass(frozen=True)

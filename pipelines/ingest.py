@@ -1,6 +1,6 @@
 """Landing → silver: parse, pseudonymise and partition every new or changed landing object.
 
-Two phases, both parallel across processes:
+Two phases, both parallel across worker threads:
 1. per object: stream bounded chunks through the parser and enrichment, spill the rows to
    local staging files by record hour, write rejects to quarantine;
 2. per touched hour: merge the staged rows into the partition (de-duplicated on the key)
@@ -17,12 +17,10 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 
 import polars as pl
@@ -34,6 +32,7 @@ from pipelines import ledger
 from pipelines.config import Settings
 from pipelines.enrich import EnrichOptions, enrich_requests
 from pipelines.landing import ChunkReader, discover, landing_hour
+from pipelines.memory import tune_malloc
 from pipelines.partitions import MergeResult, merge_partition
 from pipelines.schemas import QUARANTINE, REQUESTS
 from pipelines.storage import ObjectInfo, Storage
@@ -213,7 +212,8 @@ def _unreadable(quarantine: _Quarantine, result: ObjectResult, line: int, error:
 
 
 def parse_task(task: ParseTask) -> list[ObjectResult]:
-    """Phase 1 for a few landing objects (runs in a worker process)."""
+    """Phase 1 for a few landing objects (runs in a worker thread)."""
+    tune_malloc()
     storage = Storage(task.lake_root)
     settings = task.settings
     results = {i: ObjectResult(i, task.source, o) for i, o in task.objects}
@@ -275,7 +275,8 @@ class MergeTask:
 
 
 def merge_hour(task: MergeTask) -> MergeResult:
-    """Phase 2 for one hour (runs in a worker process)."""
+    """Phase 2 for one hour (runs in a worker thread)."""
+    tune_malloc()
     files = sorted(Path(task.folder).glob("*.arrow"))
     new = pl.concat([pl.read_ipc(f) for f in files])
     result = merge_partition(Storage(task.lake_root), "requests", task.dt, task.hour, new,
@@ -299,27 +300,13 @@ class _Inline(Executor):
         return future
 
 
-@contextmanager
-def _executor(workers: int, tasks: int) -> Iterator[Executor]:
+def _executor(workers: int, tasks: int) -> Executor:
+    """Threads, not processes: the hot path runs in Polars, numpy and ISA-L with the GIL
+    released, so threads use the cores as well as processes do (measured), while sharing
+    one interpreter's memory, the user-agent cache and the compiled patterns."""
     if workers <= 1 or tasks <= 1:
-        yield _Inline()
-        return
-    # Parallelism comes from the processes: one compute thread each avoids oversubscribing
-    # the cores. Spawned children read these before importing Polars and Arrow; workers
-    # start at the first submit, so the variables stay set while the pool lives.
-    names = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS")
-    saved = {n: os.environ.get(n) for n in names}
-    os.environ.update({n: "1" for n in names})
-    try:
-        with ProcessPoolExecutor(max_workers=min(workers, tasks),
-                                 mp_context=get_context("spawn")) as pool:
-            yield pool
-    finally:
-        for n, v in saved.items():
-            if v is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = v
+        return _Inline()
+    return ThreadPoolExecutor(max_workers=min(workers, tasks), thread_name_prefix="ingest")
 
 
 def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: str,
@@ -372,9 +359,7 @@ def ingest(
         tasks = plan_tasks(todo, settings, staging, key)
         results: list[ObjectResult] = []
         done_bytes = 0
-        # Below ~16 MiB, starting worker processes costs more than it saves.
-        workers = settings.ingest.workers if total_bytes >= 16 * 1024 * 1024 else 1
-        with _executor(workers, len(tasks)) as pool:
+        with _executor(settings.ingest.workers, len(tasks)) as pool:
             futures = [pool.submit(parse_task, t) for t in tasks]
             for f in as_completed(futures):
                 for r in f.result():

@@ -68,7 +68,10 @@ class ChunkReader:
         head = self.stream.read(2)
         self.compressed = head == GZIP_MAGIC
         if self.compressed:
-            f = igzip.IGzipFile(fileobj=_Prepend(head, self.stream))
+            seekable = getattr(self.stream, "seekable", lambda: False)()
+            if seekable:
+                self.stream.seek(0)  # local files: no Python-level wrapper in the read path
+            f = igzip.IGzipFile(fileobj=self.stream if seekable else _Prepend(head, self.stream))
             try:
                 while block := f.read(self.chunk_bytes):
                     yield block
@@ -80,7 +83,7 @@ class ChunkReader:
                 yield block
 
     def __iter__(self) -> Iterator[bytes]:
-        pending = b""
+        pending = b""  # the unfinished last line of the previous block
         skipping = False  # inside an over-long line whose head was already handed on
         try:
             for block in self._raw():
@@ -92,19 +95,22 @@ class ChunkReader:
                     if nl < 0:
                         continue
                     block, skipping = block[nl + 1:], False
-                data = pending + block if pending else block
-                cut = data.rfind(b"\n")
+                cut = block.rfind(b"\n")
                 if cut < 0:
-                    if len(data) > self.max_line_bytes:
+                    pending += block
+                    if len(pending) > self.max_line_bytes:
                         # One line already longer than the cap: hand on its head (the parser
                         # quarantines it) and drop the rest of it as it streams past.
-                        yield data
+                        yield pending
                         pending, skipping = b"", True
-                    else:
-                        pending = data
                     continue
-                pending = data[cut + 1:]
-                yield data[: cut + 1]
+                # At most one copy per chunk: none when the block ends exactly on a line.
+                if pending:
+                    chunk = b"".join((pending, memoryview(block)[: cut + 1]))
+                else:
+                    chunk = block if cut == len(block) - 1 else block[: cut + 1]
+                pending = block[cut + 1:]
+                yield chunk
             if pending:
                 yield pending
         except ObjectError as err:

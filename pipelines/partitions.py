@@ -52,8 +52,7 @@ def merge_partition(
     key = hour_key(table, dt, hour)
     frames = []
     if storage.exists(key):
-        old = pl.from_arrow(storage.read_parquet(key))
-        assert isinstance(old, pl.DataFrame)
+        old = storage.read_frame(key)
         if reprocessed:
             old = old.filter(~pl.col("source_object").is_in(list(reprocessed)))
         frames.append(old.with_columns(_new=pl.lit(False), _order=pl.lit(0, pl.Int64)))
@@ -69,7 +68,8 @@ def merge_partition(
     kept = dict(zip(counts["source_object"], counts["len_kept"], strict=True))
     dups = {o: int(n - kept[o]) for o, n in zip(counts["source_object"], counts["len"], strict=True)}
 
-    out = merged.drop("_new", "_order").sort(["ts", key_column]).to_arrow().cast(schema)
+    out = merged.drop("_new", "_order").sort(["ts", key_column])
+    out = out.select([pl.col(n).cast(t) for n, t in pl.Schema(pl.from_arrow(schema.empty_table()).schema).items()])
     size = storage.write_parquet(key, out)
-    return MergeResult(dt=dt, hour=hour, rows=out.num_rows, bytes=size,
+    return MergeResult(dt=dt, hour=hour, rows=out.height, bytes=size,
                        kept={k: int(v) for k, v in kept.items()}, duplicates=dups)

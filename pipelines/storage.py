@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -106,18 +107,26 @@ class Storage:
             os.fsync(out.fileno())
         self._commit(temp, key)
 
-    def write_parquet(self, key: str, table: pa.Table, **options) -> int:
-        """Write one Parquet object atomically; returns its size in bytes."""
-        options.setdefault("compression", "zstd")
-        options.setdefault("compression_level", 1)
-        options.setdefault("row_group_size", 262_144)
+    def write_parquet(self, key: str, table: pa.Table | pl.DataFrame) -> int:
+        """Write one Parquet object atomically (zstd, 256k-row groups); returns its size.
+
+        Polars frames go through Polars' writer, which writes its string views directly
+        (about twice as fast as converting to Arrow and using pyarrow's writer)."""
+        def write(sink) -> None:
+            if isinstance(table, pl.DataFrame):
+                table.write_parquet(sink, compression="zstd", compression_level=1,
+                                    row_group_size=262_144, statistics=True)
+            else:
+                pq.write_table(table, sink, compression="zstd", compression_level=1,
+                               row_group_size=262_144)
+
         if self.is_s3:
             with self.fs.open_output_stream(self.full(key)) as out:
-                pq.write_table(table, out, **options)
+                write(out)
             return self.fs.get_file_info(self.full(key)).size or 0
         Path(self.full(key)).parent.mkdir(parents=True, exist_ok=True)
         temp = self._temp(key)
-        pq.write_table(table, self.full(temp), **options)
+        write(self.full(temp))
         with open(self.full(temp), "rb+") as f:
             os.fsync(f.fileno())
         size = os.path.getsize(self.full(temp))
@@ -126,6 +135,13 @@ class Storage:
 
     def read_parquet(self, key: str) -> pa.Table:
         return pq.read_table(self.full(key), filesystem=self.fs)
+
+    def read_frame(self, key: str) -> pl.DataFrame:
+        """One Parquet object as a Polars frame (its own columns only, no hive keys)."""
+        if self.is_s3:
+            with self.fs.open_input_file(self.full(key)) as f:
+                return pl.read_parquet(f, hive_partitioning=False)
+        return pl.read_parquet(self.full(key), hive_partitioning=False)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,233 @@
+"""Ingest benchmark (`make bench`): Footfall against DuckDB bare and a pandas baseline.
+
+Generates real-time logs as Firehose-style gzip objects (cached under .bench/), then runs,
+each in its own process tree with peak RSS sampled over the whole tree:
+
+* Footfall ingest (everything: parse, decode, classify, hash, de-duplicate, partition);
+* DuckDB: bare `read_csv` of the same objects → hour-partitioned `COPY ... TO parquet`;
+* pandas: `read_csv` per object + `hashlib` `.apply` for a visitor hash → partitioned parquet;
+* Footfall again at 4× the lines, to show memory does not grow with input.
+
+Traffic is generated at a fixed rate (about 2M requests a day), so 4× the lines is 4×
+the days, as it would be for a real site. Usage: python bench/ingest_bench.py [--lines N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".bench"
+LINES_PER_DAY = 2_000_000
+VISITORS_PER_DAY = 142_000  # gives ~2M requests/day with the generator's traffic model
+
+
+def dataset(lines: int) -> Path:
+    """A landing zone with at least `lines` real-time log lines (generated once, cached)."""
+    days = max(1, -(-lines // LINES_PER_DAY))
+    root = CACHE / f"lake-{days}d"
+    done = root / ".complete"
+    if done.exists():
+        return root
+    from pipelines.generate import GenerateOptions, generate
+    from pipelines.storage import Storage
+
+    shutil.rmtree(root, ignore_errors=True)
+    start = date(2026, 10, 1)
+    for d in range(days):  # one day at a time keeps the generator's memory bounded
+        t = time.perf_counter()
+        stats = generate(Storage(str(root)), GenerateOptions(
+            start=start + timedelta(days=d), days=1, visitors=VISITORS_PER_DAY, bots=40,
+            seed=1000 + d, standard=False, object_minutes=5))
+        print(f"  generated day {d + 1}/{days}: {stats['rtl']['lines']:,} lines in "
+              f"{stats['rtl']['objects']} objects ({time.perf_counter() - t:.0f}s)", flush=True)
+    done.write_text("ok")
+    return root
+
+
+def count_lines(root: Path) -> tuple[int, int, int]:
+    from isal import igzip
+
+    files = sorted((root / "landing/rtl").rglob("*.gz"))
+    n = sum(igzip.decompress(f.read_bytes()).count(b"\n") for f in files)
+    return n, len(files), sum(f.stat().st_size for f in files)
+
+
+def measure(cmd: list[str], env: dict | None = None) -> dict:
+    """Run `cmd`; return its JSON result line plus the peak RSS of its process tree."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        try:
+            parent = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not stop.is_set():
+            try:
+                rss = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    out, err = proc.communicate()
+    stop.set()
+    t.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[2:4]} failed:\n{err[-3000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mb"] = peak / 2**20
+    return result
+
+
+# --- the three contenders, each run as `python ingest_bench.py --run NAME LAKE OUT` -------------
+
+def run_footfall(lake: Path, out: Path) -> dict:
+    from pipelines.config import Ingest, Lake, Settings
+    from pipelines.ingest import ingest
+
+    work = out / "lake"
+    (work / "landing").mkdir(parents=True)
+    (work / "landing/rtl").symlink_to((lake / "landing/rtl").resolve())
+    t = time.perf_counter()
+    summary = ingest(Settings(lake=Lake(root=str(work)), ingest=Ingest(workers=2)), b"bench-key-0123456789")
+    seconds = time.perf_counter() - t
+    return {"lines": summary.lines, "rows": summary.rows, "seconds": seconds,
+            "parse_seconds": summary.parse_seconds, "merge_seconds": summary.merge_seconds,
+            "partitions": summary.partitions, "quarantined": summary.quarantined,
+            "duplicates": summary.duplicates}
+
+
+def run_duckdb(lake: Path, out: Path) -> dict:
+    import duckdb
+
+    from rtl_parser.fields import DEFAULT_REALTIME_FIELDS
+
+    files = sorted(str(p) for p in (lake / "landing/rtl").rglob("*.gz"))
+    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in DEFAULT_REALTIME_FIELDS) + "}"
+    con = duckdb.connect()
+    t = time.perf_counter()
+    con.execute(f"""
+        copy (
+            select *, strftime(to_timestamp(try_cast("timestamp" as double)), '%Y-%m-%d') as dt,
+                   hour(to_timestamp(try_cast("timestamp" as double))) as hr
+            from read_csv(?, delim = '\t', header = false, quote = '', escape = '',
+                          columns = {columns}, ignore_errors = true, compression = 'gzip')
+            where try_cast("timestamp" as double) is not null
+        ) to '{out / "parquet"}' (format parquet, partition_by (dt, hr))
+    """, [files])
+    seconds = time.perf_counter() - t
+    rows = con.execute(f"select count(*) from read_parquet('{out}/parquet/**/*.parquet')").fetchone()[0]
+    return {"rows": rows, "seconds": seconds}
+
+
+def run_pandas(lake: Path, out: Path) -> dict:
+    import csv
+    import hashlib
+
+    import pandas as pd
+
+    from rtl_parser.fields import DEFAULT_REALTIME_FIELDS
+
+    t = time.perf_counter()
+    rows = 0
+    for f in sorted((lake / "landing/rtl").rglob("*.gz")):
+        df = pd.read_csv(f, sep="\t", header=None, names=list(DEFAULT_REALTIME_FIELDS), dtype=str,
+                         quoting=csv.QUOTE_NONE, on_bad_lines="skip", compression="gzip",
+                         encoding_errors="replace", engine="c")
+        ts = pd.to_datetime(pd.to_numeric(df["timestamp"], errors="coerce"), unit="s", utc=True)
+        df = df[ts.notna()].assign(ts=ts[ts.notna()])
+        df["visitor_id"] = (df["c-ip"].fillna("") + df["cs-user-agent"].fillna("")).apply(
+            lambda v: hashlib.sha256(v.encode()).hexdigest()[:32])
+        df = df.drop(columns=["c-ip", "cs-user-agent", "cs-headers", "cs-cookie"])
+        df["dt"] = df["ts"].dt.strftime("%Y-%m-%d")
+        df["hour"] = df["ts"].dt.hour
+        df.to_parquet(out / "parquet", partition_cols=["dt", "hour"], index=False)
+        rows += len(df)
+    return {"rows": rows, "seconds": time.perf_counter() - t}
+
+
+RUNNERS = {"footfall": run_footfall, "duckdb": run_duckdb, "pandas": run_pandas}
+
+
+def contender(name: str, lake: Path, env: dict | None = None) -> dict:
+    out = Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=CACHE))
+    try:
+        return measure([sys.executable, __file__, "--run", name, str(lake), str(out)], env)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=2_000_000)
+    parser.add_argument("--scale", type=int, default=4, help="the memory check runs at this many times the lines")
+    parser.add_argument("--run", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        name, lake, out = args.run
+        print(json.dumps(RUNNERS[name](Path(lake), Path(out))))
+        return 0
+
+    CACHE.mkdir(exist_ok=True)
+    print(f"data: {args.lines:,}+ real-time log lines (46 fields) in Firehose-style gzip objects")
+    lake = dataset(args.lines)
+    lines, objects, size = count_lines(lake)
+    print(f"  {lines:,} lines, {objects} objects, {size / 2**20:.0f} MiB gzip "
+          f"({lines and size / lines:.0f} B/line compressed)")
+    results = {}
+    for name in ("footfall", "duckdb", "pandas"):
+        print(f"running {name} ...", flush=True)
+        results[name] = contender(name, lake)
+        results[name]["lines_per_s"] = lines / results[name]["seconds"]
+    big = dataset(args.lines * args.scale)
+    big_lines, _, _ = count_lines(big)
+    print(f"running footfall at {big_lines:,} lines ...", flush=True)
+    results["footfall_big"] = contender("footfall", big)
+    results["footfall_big"]["lines_per_s"] = big_lines / results["footfall_big"]["seconds"]
+
+    f, d, p, b = (results[k] for k in ("footfall", "duckdb", "pandas", "footfall_big"))
+    print()
+    print(f"{'':28s}{'lines/s':>12s}{'seconds':>10s}{'peak RSS':>12s}")
+    for label, r in (("Footfall ingest", f), ("DuckDB read_csv -> COPY", d),
+                     ("pandas + hashlib .apply", p), (f"Footfall at {big_lines / 1e6:.1f}M lines", b)):
+        print(f"{label:28s}{r['lines_per_s']:>12,.0f}{r['seconds']:>10.1f}{r['peak_rss_mb']:>9,.0f} MiB")
+    checks = [
+        ("Footfall / DuckDB bare", f["lines_per_s"] / d["lines_per_s"], 1.5),
+        ("Footfall / pandas", f["lines_per_s"] / p["lines_per_s"], 2.0),
+    ]
+    print()
+    for label, ratio, target in checks:
+        print(f"{label:28s}{ratio:>8.2f}x   target >= {target}x   {'met' if ratio >= target else 'NOT met'}")
+    print(f"{'Footfall peak RSS':28s}{f['peak_rss_mb']:>8,.0f} MiB target < 1024 MiB   "
+          f"{'met' if f['peak_rss_mb'] < 1024 else 'NOT met'}")
+    growth = b["peak_rss_mb"] / f["peak_rss_mb"] - 1
+    print(f"{'RSS growth at ' + str(args.scale) + 'x lines':28s}{growth:>+8.1%}      target within 10%   "
+          f"{'met' if abs(growth) <= 0.10 else 'NOT met'}")
+    print(f"(Footfall phases: parse {f['parse_seconds']:.1f}s, merge {f['merge_seconds']:.1f}s; "
+          f"{f['rows']:,} rows, {f['duplicates']:,} duplicates, {f['quarantined']:,} quarantined)")
+    (CACHE / "results.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
