@@ -101,14 +101,15 @@ def measure(cmd: list[str], env: dict | None = None) -> dict:
 # --- the three contenders, each run as `python ingest_bench.py --run NAME LAKE OUT` -------------
 
 def run_footfall(lake: Path, out: Path) -> dict:
-    from pipelines.config import Ingest, Lake, Settings
+    from pipelines.config import load_settings
     from pipelines.ingest import ingest
 
     work = out / "lake"
     (work / "landing").mkdir(parents=True)
     (work / "landing/rtl").symlink_to((lake / "landing/rtl").resolve())
     t = time.perf_counter()
-    summary = ingest(Settings(lake=Lake(root=str(work)), ingest=Ingest(workers=2)), b"bench-key-0123456789")
+    settings = load_settings(None, lake=str(work))  # defaults, or FOOTFALL_INGEST_* overrides
+    summary = ingest(settings, b"bench-key-0123456789")
     seconds = time.perf_counter() - t
     return {"lines": summary.lines, "rows": summary.rows, "seconds": seconds,
             "parse_seconds": summary.parse_seconds, "merge_seconds": summary.merge_seconds,

@@ -144,7 +144,9 @@ def traffic(opts: GenerateOptions, site: str, seed_offset: int = 0) -> pl.DataFr
     status[roll < 0.08] = 304
     status[(roll >= 0.08) & (roll < 0.095)] = 404
     status[(roll >= 0.095) & (roll < 0.099)] = 502
+    status[(roll >= 0.099) & (roll < 0.105)] = 301  # "/blog" redirects to "/blog/"
     paths = np.where(status == 404, "/old-page", paths)
+    paths = np.where(status == 301, "/blog", paths)
     entry_ref = np.array([r[0] for r in REFERRERS], dtype=object)[s_ref[p_session]]
     prev_path = np.r_[["/"], paths[:-1]]
     referer = np.where(first, entry_ref, np.char.add(f"https://{site}", prev_path.astype(str)))
@@ -155,7 +157,7 @@ def traffic(opts: GenerateOptions, site: str, seed_offset: int = 0) -> pl.DataFr
         "query": query.astype(str), "status": status, "referer": referer.astype(str),
         "first": first,
     }).with_columns(
-        kind=pl.lit("page"), content_type=pl.when(pl.col("status") == 304).then(None)
+        kind=pl.lit("page"), content_type=pl.when(pl.col("status").is_in([301, 304])).then(None)
         .otherwise(pl.lit("text/html;charset=UTF-8")),
         bytes=pl.lit(9_000) + pl.col("ts") % 51_000,
     )

@@ -42,6 +42,6 @@ def test_objects_look_like_firehose_and_standard_deliveries(tmp_path):
     assert first_std[0] == b"#Version: 1.0" and first_std[1].startswith(b"#Fields: date time")
     assert stats["rtl"]["duplicates"] > 0 and stats["rtl"]["late"] >= 0
     everything = b"".join(gzip.decompress((tmp_path / f).read_bytes()) for f in rtl)
-    for feature in (b"Googlebot", b"utm_campaign=", b"\t404\t", b"\t502\t", b"\tRefreshHit\t",
+    for feature in (b"Googlebot", b"utm_campaign=", b"\t404\t", b"\t502\t", b"\t301\t", b"\tRefreshHit\t",
                     b"x-visitor-id:", b"/static/", b"\t304\t"):
         assert feature in everything, feature
