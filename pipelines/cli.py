@@ -130,8 +130,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out.print(f"  silver requests   {root}/silver/requests/dt=*/hour=*/data.parquet")
     out.print(f"  quarantine        {root}/quarantine/<source>/dt=*/")
     out.print(f"  ingest ledger     {root}/state/ingest_ledger.parquet")
-    out.print("Try: duckdb -c \"select site, count(*), count(distinct visitor_id) from "
-              f"read_parquet('{root}/silver/requests/*/*/*.parquet', hive_partitioning=false) group by 1\"")
+    query = ("select site, count(*) requests, count(distinct visitor_id) visitors, "
+             "sum(is_page_view::int) page_views "
+             f"from read_parquet('{root}/silver/requests/*/*/*.parquet', hive_partitioning = false) "
+             "group by site order by site")
+    out.print(f'Try: {sys.executable} -c "import duckdb; print(duckdb.sql(\\"{query}\\"))"',
+              markup=False)
     if not env_key:
         out.print(f"(the demo's hash key is in {DEMO_KEY_FILE}, outside the lake)")
     return status

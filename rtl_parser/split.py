@@ -36,7 +36,7 @@ def split_fields(
         *[
             # The last field still carries the line terminator when nothing follows it.
             (pl.col(c).str.strip_chars_end("\r\n") if c == last else pl.col(c))
-            .pipe(lambda e: pl.when(e.is_in(["-", ""])).then(None).otherwise(e))
+            .replace(["-", ""], None)
             .alias(c)
             for c in wanted
         ],
