@@ -314,7 +314,7 @@ def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: 
     """Group consecutive objects of a source into tasks of roughly equal size: enough tasks
     to keep every worker busy, each big enough that small objects share fixed costs."""
     total = sum(o.size for _, o in todo)
-    target = max(1 << 20, total // max(1, settings.ingest.workers * 4))
+    target = max(1 << 20, total // max(1, settings.ingest.workers * 16))
     tasks: list[ParseTask] = []
     group: list[tuple[int, ObjectInfo]] = []
     size, source = 0, None
