@@ -125,9 +125,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
             generate(storage, GenerateOptions(start=start, days=args.days, visitors=args.visitors,
                                               seed=args.seed))
     status = run_ingest(settings, key, ("rtl", "standard"))
+    days = sorted({o.key.split("/dt=")[1][:10] for o in storage.list("silver/requests/")})
+    if days:
+        from pipelines.models import MARTS, Window, build
+
+        with console.status(f"building {', '.join(MARTS)} for {days[0]} .. {days[-1]}"):
+            report = build(settings, Window(date.fromisoformat(days[0]), date.fromisoformat(days[-1])))
+        for name, per_day in report.items():
+            out.print(f"gold {name}: {sum(per_day.values()):,} rows over {len(per_day)} day(s)")
     root = storage.uri()
     out.print(f"\nThe demo lake is in [bold]{root}[/]:")
     out.print(f"  silver requests   {root}/silver/requests/dt=*/hour=*/data.parquet")
+    out.print(f"  gold page views   {root}/gold/page_views/dt=*/data.parquet")
     out.print(f"  quarantine        {root}/quarantine/<source>/dt=*/")
     out.print(f"  ingest ledger     {root}/state/ingest_ledger.parquet")
     query = ("select site, count(*) requests, count(distinct visitor_id) visitors, "
@@ -139,6 +148,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not env_key:
         out.print(f"(the demo's hash key is in {DEMO_KEY_FILE}, outside the lake)")
     return status
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from pipelines.models import MARTS, Window, build
+
+    settings = _settings(args)
+    through = args.through or args.date
+    if through < args.date:
+        raise UserError(f"--through {through} is before --date {args.date}")
+    models = args.models or MARTS
+    unknown = sorted(set(models) - set(MARTS))
+    if unknown:
+        raise UserError(f"unknown model(s) {', '.join(unknown)}; models: {', '.join(MARTS)}")
+    with console.status(f"building {', '.join(models)} for {args.date} .. {through}"):
+        report = build(settings, Window(args.date, through), models)
+    table = Table(title="gold partitions written")
+    table.add_column("model")
+    table.add_column("day")
+    table.add_column("rows", justify="right")
+    for name, days in report.items():
+        for day, rows in days.items():
+            table.add_row(name, day, f"{rows:,}")
+    out.print(table)
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -160,6 +193,12 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("ingest", parents=[common], help="parse new landing objects into silver")
     i.add_argument("--sources", nargs="+", default=["rtl", "standard"], choices=["rtl", "standard"])
     i.set_defaults(func=cmd_ingest)
+
+    b = sub.add_parser("build", parents=[common], help="build gold models for a day or range of days")
+    b.add_argument("--date", type=_date, required=True, help="first day (UTC)")
+    b.add_argument("--through", type=_date, help="last day (default: --date)")
+    b.add_argument("--models", nargs="+", help="models to build (default: all)")
+    b.set_defaults(func=cmd_build)
 
     d = sub.add_parser("demo", parents=[common], help="generate a demo lake and run the pipeline")
     d.add_argument("--days", type=int, default=3)

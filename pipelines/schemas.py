@@ -62,3 +62,54 @@ QUARANTINE = pa.schema([
 
 # The same columns as Polars types, for frames that stay in Polars until they are written.
 REQUESTS_POLARS = pl.Schema(pl.from_arrow(REQUESTS.empty_table()).schema)
+
+EVENTS = pa.schema([
+    ("event_id", pa.string()),
+    ("schema_version", pa.int16()),
+    ("event_type", pa.string()),
+    ("ts", pa.timestamp("ms", tz="UTC")),
+    ("client_ts", pa.timestamp("ms", tz="UTC")),
+    ("clock_skew_ms", pa.int64()),
+    ("seq", pa.int32()),
+    ("dt", pa.date32()),
+    ("hour", pa.int32()),
+    ("site", pa.string()),
+    ("visitor_id", pa.string()),
+    ("session_hint", pa.string()),
+    ("path", pa.string()),
+    ("title", pa.string()),
+    ("referrer_domain", pa.string()),
+    ("utm_source", pa.string()),
+    ("utm_medium", pa.string()),
+    ("utm_campaign", pa.string()),
+    ("utm_term", pa.string()),
+    ("utm_content", pa.string()),
+    ("props", pa.string()),
+    ("browser", pa.string()),
+    ("os", pa.string()),
+    ("device_type", pa.string()),
+    ("is_bot", pa.bool_()),
+    ("country", pa.string()),
+    ("source_object", pa.string()),
+])
+
+SILVER = {"requests": REQUESTS, "events": EVENTS}
+
+
+def sql_type(t: pa.DataType, engine: str) -> str:
+    """The SQL type of an Arrow type in DuckDB or Athena (Trino)."""
+    if pa.types.is_timestamp(t):
+        return "timestamp with time zone" if engine == "duckdb" else "timestamp(3)"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_int16(t):
+        return "smallint"
+    if pa.types.is_int32(t):
+        return "integer"
+    if pa.types.is_integer(t):
+        return "bigint"
+    if pa.types.is_floating(t):
+        return "double"
+    return "varchar"

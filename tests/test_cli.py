@@ -28,6 +28,14 @@ def test_generate_then_ingest_then_nothing_new(tmp_path):
     assert rows.height > 1000 and rows["dt"].cast(pl.String).unique().to_list() == ["2026-11-01"]
     second = run("ingest", "--lake", lake, env=key)
     assert second.returncode == 0 and "nothing new" in second.stdout
+    built = run("build", "--lake", lake, "--date", "2026-11-01")
+    assert built.returncode == 0, built.stderr
+    views = pl.read_parquet(f"{lake}/gold/page_views/dt=2026-11-01/data.parquet")
+    # Without beacon events every page view comes from the logs: silver's own count.
+    assert views.height == rows["is_page_view"].sum() > 0
+    assert set(views["source"]) == {"rtl"}
+    backwards = run("build", "--lake", lake, "--date", "2026-11-02", "--through", "2026-11-01")
+    assert backwards.returncode == 2 and "is before" in backwards.stderr
 
 
 def test_missing_hash_key_is_a_one_line_error(tmp_path):

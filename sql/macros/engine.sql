@@ -1,0 +1,27 @@
+{#- Engine differences live here and only here (DuckDB embedded, Athena/Trino at scale). -#}
+
+{#- A lake table restricted to a date window. DuckDB reads the partitions' Parquet
+    directly (the runner lists the files); Athena reads the Glue table. -#}
+{% macro source(table, start, end) -%}
+{%- if engine == 'duckdb' -%}
+    {%- set files = sources[table] -%}
+    {%- if files -%}
+(select * from read_parquet({{ files | sql_list }}, hive_partitioning = false, union_by_name = true)
+ where dt between {{ date_literal(start) }} and {{ date_literal(end) }})
+    {%- else -%}
+(select * from {{ empty_relation(table) }})
+    {%- endif -%}
+{%- else -%}
+(select * from {{ database }}.{{ table }}
+ where dt between {{ date_literal(start) }} and {{ date_literal(end) }})
+{%- endif -%}
+{%- endmacro %}
+
+{% macro date_literal(value) -%}
+date '{{ value }}'
+{%- endmacro %}
+
+{#- An empty relation with a table's columns, for a source that has no data yet. -#}
+{% macro empty_relation(table) -%}
+(select {% for name, type in schemas[table] %}cast(null as {{ type }}) as {{ name }}{{ ", " if not loop.last }}{% endfor %} where false)
+{%- endmacro %}

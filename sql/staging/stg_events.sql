@@ -1,0 +1,30 @@
+{#- stg_events — grain: one beacon event (silver `events`), for the window's days.
+    Key: event_id. Empty until the collector beacon lands events; models must not care. -#}
+with events as (
+    select * from {{ source('events', window.start, window.end) }}
+),
+
+final as (
+    select
+        event_id,
+        event_type,
+        ts,
+        dt,
+        site,
+        visitor_id,
+        path,
+        referrer_domain,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        utm_term,
+        utm_content,
+        country,
+        device_type,
+        browser,
+        os,
+        is_bot
+    from events
+)
+
+select * from final

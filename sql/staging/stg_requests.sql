@@ -1,0 +1,33 @@
+{#- stg_requests — grain: one CloudFront request (silver `requests`), for the window's days.
+    Key: request_id. Only the columns the marts use; no transformation beyond naming. -#}
+with requests as (
+    select * from {{ source('requests', window.start, window.end) }}
+),
+
+final as (
+    select
+        request_id,
+        ts,
+        dt,
+        site,
+        visitor_id,
+        path,
+        query,
+        method,
+        status,
+        is_bot,
+        is_page_view,
+        referrer_domain,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        utm_term,
+        utm_content,
+        country,
+        device_type,
+        browser,
+        os
+    from requests
+)
+
+select * from final

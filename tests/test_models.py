@@ -1,0 +1,132 @@
+"""Gold models: given hand-built silver rows, expected rows (written by hand); the Athena
+rendering parses as Athena SQL and, transpiled back, gives DuckDB's rows."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+
+import duckdb
+import polars as pl
+import pytest
+import sqlglot
+
+from pipelines.config import Lake, PageViews, Settings
+from pipelines.models import MARTS, MODELS, Renderer, Window, build
+from pipelines.schemas import EVENTS, REQUESTS
+from pipelines.storage import Storage
+
+DAY = date(2026, 11, 2)
+
+
+def request(rid: str, hh: int, mm: int, *, day: date = DAY, site="www.example.com", visitor="v1",
+            path="/", page=True, bot=False) -> dict:
+    ts = datetime(day.year, day.month, day.day, hh, mm, tzinfo=UTC)
+    row = {f.name: None for f in REQUESTS}
+    row.update(request_id=rid, ts=ts, dt=day, hour=hh, log_source="realtime", site=site,
+               method="GET", path=path, status=200, visitor_id=visitor, visitor_id_source="header",
+               is_bot=bot, is_page_view=page and not bot, device_type="bot" if bot else "desktop",
+               browser="Chrome", os="Windows", country="DE", source_object="o")
+    return row
+
+
+def event(eid: str, hh: int, mm: int, *, kind="page_view", site="www.example.com", visitor="v1",
+          path="/") -> dict:
+    ts = datetime(DAY.year, DAY.month, DAY.day, hh, mm, tzinfo=UTC)
+    row = {f.name: None for f in EVENTS}
+    row.update(event_id=eid, schema_version=1, event_type=kind, ts=ts, client_ts=ts, dt=DAY, hour=hh,
+               site=site, visitor_id=visitor, path=path, is_bot=False, device_type="desktop",
+               browser="Chrome", os="Windows", country="DE", source_object="b")
+    return row
+
+
+def write_silver(root, requests: list[dict], events: list[dict] = ()) -> None:
+    storage = Storage(str(root))
+    for table, rows, schema in (("requests", requests, REQUESTS), ("events", list(events), EVENTS)):
+        if not rows:
+            continue
+        frame = pl.from_arrow(__import__("pyarrow").Table.from_pylist(rows, schema=schema))
+        for (dt, hour), part in frame.partition_by(["dt", "hour"], as_dict=True).items():
+            storage.write_parquet(f"silver/{table}/dt={dt}/hour={hour:02d}/data.parquet", part)
+
+
+def gold(root, table: str, day: date = DAY) -> pl.DataFrame:
+    return pl.read_parquet(str(root / f"gold/{table}/dt={day}/data.parquet"))
+
+
+def settings(root, source="auto") -> Settings:
+    return dataclasses.replace(Settings(lake=Lake(root=str(root))), page_views=PageViews(source=source))
+
+
+ROWS = [
+    request("r1", 9, 0, path="/"),
+    request("r2", 9, 1, path="/static/app.js", page=False),
+    request("r3", 9, 2, path="/pricing"),
+    request("r4", 10, 0, bot=True, visitor="crawler", path="/"),
+    request("r5", 11, 0, site="docs.example.com", path="/docs/"),
+    request("r6", 23, 59, path="/late"),
+]
+EVENTS_ROWS = [event("e1", 9, 0, path="/"), event("e2", 9, 2, path="/pricing"),
+               event("e3", 9, 3, kind="click", path="/pricing")]
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    # auto: www has beacon page views that day -> beacon rows; docs has none -> log rows.
+    ("auto", {("e1", "beacon"), ("e2", "beacon"), ("r5", "rtl")}),
+    ("rtl", {("r1", "rtl"), ("r3", "rtl"), ("r5", "rtl"), ("r6", "rtl")}),
+    ("beacon", {("e1", "beacon"), ("e2", "beacon")}),
+])
+def test_page_views_follow_the_source_setting(tmp_path, source, expected):
+    write_silver(tmp_path, ROWS, EVENTS_ROWS)
+    build(settings(tmp_path, source), Window(DAY, DAY), ["page_views"])
+    rows = gold(tmp_path, "page_views")
+    assert set(zip(rows["page_view_id"], rows["source"], strict=True)) == expected
+
+
+def test_page_views_from_logs_only_without_any_events(tmp_path):
+    write_silver(tmp_path, ROWS)
+    build(settings(tmp_path), Window(DAY, DAY), ["page_views"])
+    rows = gold(tmp_path, "page_views")
+    assert rows["page_view_id"].to_list() == ["r1", "r3", "r5", "r6"]  # no asset, no bot
+    assert rows.filter(pl.col("page_view_id") == "r3")["path"].item() == "/pricing"
+
+
+def test_a_day_without_traffic_gets_an_empty_partition(tmp_path):
+    write_silver(tmp_path, ROWS)
+    nextday = date(2026, 11, 3)
+    report = build(settings(tmp_path), Window(DAY, nextday), ["page_views"])
+    assert report["page_views"] == {"2026-11-02": 4, "2026-11-03": 0}
+    assert gold(tmp_path, "page_views", nextday).height == 0
+
+
+def test_building_twice_gives_identical_partitions(tmp_path):
+    write_silver(tmp_path, ROWS, EVENTS_ROWS)
+    build(settings(tmp_path), Window(DAY, DAY))
+    first = (tmp_path / "gold/page_views/dt=2026-11-02/data.parquet").read_bytes()
+    build(settings(tmp_path), Window(DAY, DAY))
+    assert (tmp_path / "gold/page_views/dt=2026-11-02/data.parquet").read_bytes() == first
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_athena_rendering_parses_as_athena_sql(name):
+    sql = Renderer("athena", Settings()).render(name, Window(DAY, DAY))
+    assert "read_parquet" not in sql
+    sqlglot.parse_one(sql, read="athena")  # raises on anything Athena would not accept
+
+
+@pytest.mark.parametrize("name", MARTS)
+def test_athena_rendering_gives_duckdbs_rows(tmp_path, name):
+    write_silver(tmp_path, ROWS, EVENTS_ROWS)
+    cfg = settings(tmp_path)
+    build(cfg, Window(DAY, DAY), [name])
+    expected = gold(tmp_path, name)
+    con = duckdb.connect()
+    con.execute("set timezone = 'UTC'")
+    con.execute("create schema footfall")
+    for table in ("requests", "events"):
+        con.execute(f"create view footfall.{table} as select * from read_parquet("
+                    f"'{tmp_path}/silver/{table}/*/*/*.parquet', hive_partitioning = false)")
+    athena = Renderer("athena", cfg).render(name, Window(DAY, DAY))
+    as_duckdb = sqlglot.transpile(athena, read="athena", write="duckdb")[0]
+    got = pl.from_arrow(con.sql(as_duckdb).to_arrow_table())
+    assert got.sort(got.columns[0]).equals(expected.sort(expected.columns[0]).select(got.columns))
