@@ -32,12 +32,16 @@ class Model:
     path: str  # relative to sql/
     ephemeral: bool = False
     lookback_hours: int = 0  # input needed before the window starts
+    lookahead_hours: int = 0  # input needed after the window ends
 
 
 MODELS = {m.name: m for m in (
     Model("stg_requests", "staging/stg_requests.sql", ephemeral=True),
     Model("stg_events", "staging/stg_events.sql", ephemeral=True),
+    Model("int_page_views", "intermediate/int_page_views.sql", ephemeral=True),
+    Model("int_activity", "intermediate/int_activity.sql", ephemeral=True),
     Model("page_views", "marts/page_views.sql"),
+    Model("sessions", "marts/sessions.sql", lookback_hours=24, lookahead_hours=48),
 )}
 MARTS = [m.name for m in MODELS.values() if not m.ephemeral]
 
@@ -49,6 +53,11 @@ class Window:
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    def widened(self, before_hours: int = 0, after_hours: int = 0) -> Window:
+        """The days an input must cover to serve this window (whole days, rounded out)."""
+        return Window(self.start - timedelta(days=-(-before_hours // 24)),
+                      self.end + timedelta(days=-(-after_hours // 24)))
 
 
 def _sql_list(values: list[str]) -> str:
@@ -82,8 +91,10 @@ class Renderer:
         macros = self.env.get_template("macros/engine.sql").make_module(self.globals)
         context = {**self.globals, "window": {"start": window.start.isoformat(),
                                               "end": window.end.isoformat()}}
-        context.update({k: getattr(macros, k) for k in ("source", "date_literal", "empty_relation")})
-        context["ref"] = lambda dep: "(\n" + self.render(dep, window) + "\n)"
+        context.update({k: getattr(macros, k) for k in
+                        ("source", "date_literal", "empty_relation", "epoch_ms", "md5_hex", "utc_date")})
+        context["ref"] = lambda dep, before_hours=0, after_hours=0: (
+            "(\n" + self.render(dep, window.widened(before_hours, after_hours)) + "\n)")
         return self.env.get_template(model.path).render(context).strip()
 
 
@@ -105,14 +116,14 @@ def build(settings: Settings, window: Window, models: list[str] | None = None) -
     report: dict[str, dict[str, int]] = {}
     for name in models or MARTS:
         model = MODELS[name]
-        first = window.start - timedelta(hours=model.lookback_hours)
-        sources = {t: silver_files(storage, t, first, window.end) for t in SILVER}
+        wide = window.widened(model.lookback_hours, model.lookahead_hours)
+        sources = {t: silver_files(storage, t, wide.start, wide.end) for t in SILVER}
         sql = Renderer("duckdb", settings, sources=sources).render(name, window)
         frame = pl.from_arrow(con.sql(sql).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)
         report[name] = {}
         for day in window.days():
-            part = frame.filter(pl.col("dt") == day).sort(frame.columns[:2])
+            part = frame.filter(pl.col("dt") == day).sort(frame.columns[0])
             storage.write_parquet(f"gold/{name}/dt={day.isoformat()}/data.parquet", part)
             report[name][day.isoformat()] = part.height
     storage.write_bytes(f"state/build/{window.start}_{window.end}.json",

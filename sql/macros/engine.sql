@@ -25,3 +25,18 @@ date '{{ value }}'
 {% macro empty_relation(table) -%}
 (select {% for name, type in schemas[table] %}cast(null as {{ type }}) as {{ name }}{{ ", " if not loop.last }}{% endfor %} where false)
 {%- endmacro %}
+
+{#- Milliseconds since the epoch of a timestamp. -#}
+{% macro epoch_ms(ts) -%}
+{%- if engine == 'duckdb' -%}epoch_ms({{ ts }}){%- else -%}cast(to_unixtime({{ ts }}) * 1000 as bigint){%- endif -%}
+{%- endmacro %}
+
+{#- Lower-case hex MD5 of a text expression (deterministic ids, not security). -#}
+{% macro md5_hex(text) -%}
+{%- if engine == 'duckdb' -%}md5({{ text }}){%- else -%}lower(to_hex(md5(to_utf8({{ text }})))){%- endif -%}
+{%- endmacro %}
+
+{#- The UTC date of a timestamp. -#}
+{% macro utc_date(ts) -%}
+{%- if engine == 'duckdb' -%}cast(timezone('UTC', {{ ts }}) as date){%- else -%}cast({{ ts }} as date){%- endif -%}
+{%- endmacro %}

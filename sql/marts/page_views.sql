@@ -1,58 +1,13 @@
-{#- page_views — grain: one page view (contract §7.2). Key: page_view_id.
+{#- page_views — grain: one page view (contract §7.2), partitioned by its day. Key: page_view_id.
     Columns: page_view_id, ts, dt, site, visitor_id, path, referrer_domain, utm_*,
-    country, device_type, browser, os, source ('rtl' | 'beacon').
-    A log request counts when silver marks it `is_page_view`; a beacon `page_view` event
-    counts as one. `page_views.source` (setting: {{ settings.page_views_source }}) picks the
-    source per site-day so a page is never counted twice: `auto` takes the beacon for a
-    site-day that has beacon page views, else the logs. Bots never have page views. -#}
-with requests as (
-    select * from {{ ref('stg_requests') }}
-),
-
-events as (
-    select * from {{ ref('stg_events') }}
-),
-
-log_views as (
-    select
-        request_id as page_view_id,
-        ts, dt, site, visitor_id, path, referrer_domain,
-        utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-        country, device_type, browser, os,
-        'rtl' as source
-    from requests
-    where is_page_view
-),
-
-beacon_views as (
-    select
-        event_id as page_view_id,
-        ts, dt, site, visitor_id, path, referrer_domain,
-        utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-        country, device_type, browser, os,
-        'beacon' as source
-    from events
-    where event_type = 'page_view' and not is_bot
-),
-
-beacon_days as (
-    select distinct site, dt from beacon_views
-),
-
-chosen as (
-    select log_views.*
-    from log_views
-    left join beacon_days
-        on log_views.site = beacon_days.site and log_views.dt = beacon_days.dt
-    where {{ "true" if settings.page_views_source == "rtl" else "false" if settings.page_views_source == "beacon" else "beacon_days.site is null" }}
-    union all
-    select beacon_views.*
-    from beacon_views
-    where {{ "false" if settings.page_views_source == "rtl" else "true" }}
+    country, device_type, browser, os, source ('rtl' | 'beacon'). The choice of source per
+    site-day (`page_views.source`) is made in int_page_views. -#}
+with page_views as (
+    select * from {{ ref('int_page_views') }}
 ),
 
 final as (
-    select * from chosen
+    select * from page_views
     where dt between {{ date_literal(window.start) }} and {{ date_literal(window.end) }}
 )
 

@@ -1,0 +1,45 @@
+{#- int_activity — grain: one activity of a non-bot visitor (contract §7.2): a page view,
+    or any beacon event. Key: activity_id. `is_page_view` marks the page views that count
+    (after `page_views.source`); `is_interactive` the interactive event types (§6). -#}
+with page_views as (
+    select * from {{ ref('int_page_views') }}
+),
+
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
+page_view_activity as (
+    select
+        page_view_id as activity_id,
+        site, visitor_id, ts, path, referrer_domain,
+        utm_source, utm_medium, utm_campaign, utm_term, utm_content,
+        country, device_type, browser, os,
+        1 as is_page_view,
+        0 as is_event,
+        0 as is_interactive
+    from page_views
+),
+
+event_activity as (
+    select
+        events.event_id as activity_id,
+        events.site, events.visitor_id, events.ts, events.path, events.referrer_domain,
+        events.utm_source, events.utm_medium, events.utm_campaign, events.utm_term,
+        events.utm_content, events.country, events.device_type, events.browser, events.os,
+        0 as is_page_view,
+        1 as is_event,
+        case when events.event_type in ('click', 'form_submit', 'download', 'chat_message', 'custom')
+            then 1 else 0 end as is_interactive
+    from events
+    left join page_views on events.event_id = page_views.page_view_id
+    where not events.is_bot and page_views.page_view_id is null
+),
+
+final as (
+    select * from page_view_activity
+    union all
+    select * from event_activity
+)
+
+select * from final
