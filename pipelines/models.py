@@ -41,7 +41,10 @@ MODELS = {m.name: m for m in (
     Model("int_page_views", "intermediate/int_page_views.sql", ephemeral=True),
     Model("int_activity", "intermediate/int_activity.sql", ephemeral=True),
     Model("page_views", "marts/page_views.sql"),
+    Model("int_presence_buckets", "intermediate/int_presence_buckets.sql", ephemeral=True),
     Model("sessions", "marts/sessions.sql", lookback_hours=24, lookahead_hours=48),
+    Model("presence_snapshots", "marts/presence_snapshots.sql", lookback_hours=24),
+    Model("presence_routes", "marts/presence_routes.sql", lookback_hours=24),
 )}
 MARTS = [m.name for m in MODELS.values() if not m.ephemeral]
 
@@ -83,7 +86,9 @@ class Renderer:
             "schemas": {t: [(f.name, sql_type(f.type, engine)) for f in s] for t, s in SILVER.items()},
             "settings": {"page_views_source": settings.page_views.source,
                          "session_timeout_minutes": settings.sessions.timeout_minutes,
-                         "session_max_hours": settings.sessions.max_hours},
+                         "session_max_hours": settings.sessions.max_hours,
+                         "presence_window_minutes": settings.presence.window_minutes,
+                         "presence_step_minutes": settings.presence.step_minutes},
         }
 
     def render(self, name: str, window: Window) -> str:
@@ -92,7 +97,8 @@ class Renderer:
         context = {**self.globals, "window": {"start": window.start.isoformat(),
                                               "end": window.end.isoformat()}}
         context.update({k: getattr(macros, k) for k in
-                        ("source", "date_literal", "empty_relation", "epoch_ms", "md5_hex", "utc_date")})
+                        ("source", "date_literal", "empty_relation", "epoch_ms", "md5_hex", "utc_date",
+                         "from_epoch_ms", "series")})
         context["ref"] = lambda dep, before_hours=0, after_hours=0: (
             "(\n" + self.render(dep, window.widened(before_hours, after_hours)) + "\n)")
         return self.env.get_template(model.path).render(context).strip()
@@ -123,7 +129,7 @@ def build(settings: Settings, window: Window, models: list[str] | None = None) -
         assert isinstance(frame, pl.DataFrame)
         report[name] = {}
         for day in window.days():
-            part = frame.filter(pl.col("dt") == day).sort(frame.columns[0])
+            part = frame.filter(pl.col("dt") == day).sort(frame.columns)  # a total order: same bytes each build
             storage.write_parquet(f"gold/{name}/dt={day.isoformat()}/data.parquet", part)
             report[name][day.isoformat()] = part.height
     storage.write_bytes(f"state/build/{window.start}_{window.end}.json",

@@ -40,3 +40,17 @@ date '{{ value }}'
 {% macro utc_date(ts) -%}
 {%- if engine == 'duckdb' -%}cast(timezone('UTC', {{ ts }}) as date){%- else -%}cast({{ ts }} as date){%- endif -%}
 {%- endmacro %}
+
+{#- A timestamp from milliseconds since the epoch. -#}
+{% macro from_epoch_ms(ms) -%}
+{%- if engine == 'duckdb' -%}make_timestamptz(cast({{ ms }} as bigint) * 1000){%- else -%}from_unixtime({{ ms }} / 1000.0){%- endif -%}
+{%- endmacro %}
+
+{#- The integers start, start + step, ..., up to end, as rows of a one-column relation. -#}
+{% macro series(start, end, step, name) -%}
+{%- if engine == 'duckdb' -%}
+(select unnest(generate_series(cast({{ start }} as bigint), cast({{ end }} as bigint), cast({{ step }} as bigint))) as {{ name }})
+{%- else -%}
+(select {{ name }} from unnest(sequence(cast({{ start }} as bigint), cast({{ end }} as bigint), cast({{ step }} as bigint))) as series ({{ name }}))
+{%- endif -%}
+{%- endmacro %}
