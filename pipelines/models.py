@@ -45,6 +45,8 @@ MODELS = {m.name: m for m in (
     Model("sessions", "marts/sessions.sql", lookback_hours=24, lookahead_hours=48),
     Model("presence_snapshots", "marts/presence_snapshots.sql", lookback_hours=24),
     Model("presence_routes", "marts/presence_routes.sql", lookback_hours=24),
+    Model("daily_site_metrics", "marts/daily_site_metrics.sql", lookback_hours=30 * 24,
+          lookahead_hours=48),
 )}
 MARTS = [m.name for m in MODELS.values() if not m.ephemeral]
 
@@ -98,7 +100,7 @@ class Renderer:
                                               "end": window.end.isoformat()}}
         context.update({k: getattr(macros, k) for k in
                         ("source", "date_literal", "empty_relation", "epoch_ms", "md5_hex", "utc_date",
-                         "from_epoch_ms", "series")})
+                         "from_epoch_ms", "series", "percentile")})
         context["ref"] = lambda dep, before_hours=0, after_hours=0: (
             "(\n" + self.render(dep, window.widened(before_hours, after_hours)) + "\n)")
         return self.env.get_template(model.path).render(context).strip()

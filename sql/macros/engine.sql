@@ -54,3 +54,8 @@ date '{{ value }}'
 (select {{ name }} from unnest(sequence(cast({{ start }} as bigint), cast({{ end }} as bigint), cast({{ step }} as bigint))) as series ({{ name }}))
 {%- endif -%}
 {%- endmacro %}
+
+{#- A percentile: exact on DuckDB (an observed value), approximate on Athena (contract §7.6). -#}
+{% macro percentile(expr, fraction) -%}
+{%- if engine == 'duckdb' -%}quantile_disc({{ expr }}, {{ fraction }}){%- else -%}approx_percentile({{ expr }}, {{ fraction }}){%- endif -%}
+{%- endmacro %}
