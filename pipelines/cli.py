@@ -133,6 +133,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             report = build(settings, Window(date.fromisoformat(days[0]), date.fromisoformat(days[-1])))
         for name, per_day in report.items():
             out.print(f"gold {name}: {sum(per_day.values()):,} rows over {len(per_day)} day(s)")
+        from pipelines.catalog import rebuild
+
+        rebuild(storage)
     root = storage.uri()
     out.print(f"\nThe demo lake is in [bold]{root}[/]:")
     out.print(f"  silver requests   {root}/silver/requests/dt=*/hour=*/data.parquet")
@@ -161,8 +164,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     unknown = sorted(set(models) - set(MARTS))
     if unknown:
         raise UserError(f"unknown model(s) {', '.join(unknown)}; models: {', '.join(MARTS)}")
+    from pipelines.catalog import rebuild
+    from pipelines.storage import Storage
+
     with console.status(f"building {', '.join(models)} for {args.date} .. {through}"):
         report = build(settings, Window(args.date, through), models)
+        views = rebuild(Storage(settings.lake.root))
     table = Table(title="gold partitions written")
     table.add_column("model")
     table.add_column("day")
@@ -171,6 +178,38 @@ def cmd_build(args: argparse.Namespace) -> int:
         for day, rows in days.items():
             table.add_row(name, day, f"{rows:,}")
     out.print(table)
+    if views:
+        out.print(f"catalog: {Storage(settings.lake.root).full('catalog.duckdb')} "
+                  f"({len(views)} views: {', '.join(views)})")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from pipelines.catalog import connect
+    from pipelines.storage import Storage
+
+    settings = _settings(args)
+    con = connect(Storage(settings.lake.root))
+    try:
+        result = con.sql(args.sql)
+    except duckdb.Error as err:
+        raise UserError(f"query failed: {str(err).splitlines()[0]}") from None
+    if result is None:
+        return 0
+    frame = result.pl()
+    if args.csv:
+        sys.stdout.write(frame.write_csv())
+        return 0
+    table = Table(show_lines=False)
+    for name in frame.columns:
+        table.add_column(name)
+    for row in frame.head(args.limit).iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    if frame.height > args.limit:
+        out.print(f"({frame.height:,} rows, first {args.limit} shown; --limit or --csv for more)")
     return 0
 
 
@@ -199,6 +238,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--through", type=_date, help="last day (default: --date)")
     b.add_argument("--models", nargs="+", help="models to build (default: all)")
     b.set_defaults(func=cmd_build)
+
+    q = sub.add_parser("query", parents=[common], help="run SQL over the lake's tables (DuckDB)")
+    q.add_argument("sql", help="e.g. \"select dt, count(*) from sessions group by 1\"")
+    q.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+    q.add_argument("--csv", action="store_true", help="print every row as CSV")
+    q.set_defaults(func=cmd_query)
 
     d = sub.add_parser("demo", parents=[common], help="generate a demo lake and run the pipeline")
     d.add_argument("--days", type=int, default=3)

@@ -36,6 +36,16 @@ def test_generate_then_ingest_then_nothing_new(tmp_path):
     assert set(views["source"]) == {"rtl"}
     backwards = run("build", "--lake", lake, "--date", "2026-11-02", "--through", "2026-11-01")
     assert backwards.returncode == 2 and "is before" in backwards.stderr
+    # The catalog answers at once; footfall query gives the same figure as the files.
+    import duckdb
+
+    with duckdb.connect(f"{lake}/catalog.duckdb", read_only=True) as con:
+        assert con.execute("select count(*) from page_views").fetchone()[0] == views.height
+    csv = run("query", "--lake", lake, "--csv", "select count(*) as n from sessions")
+    sessions = pl.read_parquet(f"{lake}/gold/sessions/dt=2026-11-01/data.parquet")
+    assert csv.returncode == 0 and csv.stdout.splitlines() == ["n", str(sessions.height)]
+    bad = run("query", "--lake", lake, "select nope from sessions")
+    assert bad.returncode == 2 and "query failed" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_missing_hash_key_is_a_one_line_error(tmp_path):
