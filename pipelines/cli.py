@@ -213,6 +213,44 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_online(args: argparse.Namespace) -> int:
+    from pipelines.catalog import connect
+    from pipelines.journey import latest_presence
+    from pipelines.storage import Storage
+
+    try:
+        snapshots, routes = latest_presence(connect(Storage(_settings(args).lake.root)), args.top)
+    except LookupError as err:
+        raise UserError(str(err)) from None
+    for snap in snapshots.iter_rows(named=True):
+        out.print(f"{snap['site']}: {snap['online_visitors']} online at "
+                  f"{snap['snapshot_ts']:%Y-%m-%d %H:%M} UTC (peak that day: {snap['peak_today']})")
+        for r in routes.filter(routes["site"] == snap["site"]).iter_rows(named=True) if routes.height else []:
+            out.print(f"  {r['online_visitors']:>5}  {r['path']}", markup=False)
+    return 0
+
+
+def cmd_journey(args: argparse.Namespace) -> int:
+    from pipelines.catalog import connect
+    from pipelines.journey import journey
+    from pipelines.storage import Storage
+
+    if not (args.session or args.visitor):
+        raise UserError("give --session ID or --visitor ID")
+    try:
+        steps = journey(connect(Storage(_settings(args).lake.root)), session_id=args.session,
+                        visitor_id=args.visitor)
+    except LookupError as err:
+        raise UserError(str(err)) from None
+    table = Table(title="journey")
+    for name in ("session_id", "ts", "kind", "path", "source"):
+        table.add_column(name)
+    for row in steps.iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="path of footfall.toml (default: $FOOTFALL_CONFIG or ./footfall.toml)")
@@ -244,6 +282,15 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
     q.add_argument("--csv", action="store_true", help="print every row as CSV")
     q.set_defaults(func=cmd_query)
+
+    o = sub.add_parser("online", parents=[common], help="the latest presence snapshot and its top routes")
+    o.add_argument("--top", type=int, default=5)
+    o.set_defaults(func=cmd_online)
+
+    j = sub.add_parser("journey", parents=[common], help="every page view and event of a session, in order")
+    j.add_argument("--session", help="a session_id from the sessions table")
+    j.add_argument("--visitor", help="a visitor_id: all of that visitor's sessions")
+    j.set_defaults(func=cmd_journey)
 
     d = sub.add_parser("demo", parents=[common], help="generate a demo lake and run the pipeline")
     d.add_argument("--days", type=int, default=3)

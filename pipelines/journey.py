@@ -1,0 +1,71 @@
+"""Support views over gold: who is online now, and what one session or visitor did.
+
+User-supplied ids reach DuckDB only as bound parameters, never inside the SQL text.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+TABLES_MISSING = "the lake has no {what} yet: run `footfall build` for the days you need"
+
+
+def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("select count(*) from duckdb_views() where view_name = ?", [table]).fetchall()[0][0])
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    """Run SQL with bound parameters (DuckDB 2.0: fetch the whole result as Arrow)."""
+    frame = pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def latest_presence(con: duckdb.DuckDBPyConnection, top: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per site, the latest snapshot (with that day's peak beside it) and its top routes."""
+    if not _has(con, "presence_snapshots"):
+        raise LookupError(TABLES_MISSING.format(what="presence snapshots"))
+    snapshots = _frame(con, """
+        select site, snapshot_ts, online_visitors,
+               max(online_visitors) over (partition by site, dt) as peak_today
+        from presence_snapshots
+        qualify snapshot_ts = max(snapshot_ts) over (partition by site)
+        order by site
+    """)
+    if not _has(con, "presence_routes") or snapshots.is_empty():
+        return snapshots, pl.DataFrame()
+    routes = _frame(con, """
+        select r.site, r.path, r.online_visitors
+        from presence_routes r
+        join (select unnest(?::varchar[]) as site, unnest(?::timestamptz[]) as snapshot_ts) s
+          on r.site = s.site and r.snapshot_ts = s.snapshot_ts
+        qualify row_number() over (partition by r.site order by r.online_visitors desc, r.path) <= ?
+        order by r.site, r.online_visitors desc, r.path
+    """, [snapshots["site"].to_list(), snapshots["snapshot_ts"].to_list(), top])
+    return snapshots, routes
+
+
+def journey(con: duckdb.DuckDBPyConnection, *, session_id: str | None = None,
+            visitor_id: str | None = None) -> pl.DataFrame:
+    """Every page view and event of one session (or of all sessions of one visitor), in order."""
+    if not _has(con, "sessions") or not _has(con, "page_views"):
+        raise LookupError(TABLES_MISSING.format(what="sessions or page views"))
+    column, value = ("session_id", session_id) if session_id else ("visitor_id", visitor_id)
+    sessions = _frame(
+        con, f"select session_id, site, visitor_id, start_ts, end_ts from sessions where {column} = ?",
+        [value])
+    if sessions.is_empty():
+        raise LookupError(f"no session with {column} {value!r} in the built days")
+    con.register("chosen", sessions)
+    events = ("union all select c.session_id, e.ts, e.event_type as kind, e.path, null as source "
+              "from chosen c join events e on e.site = c.site and e.visitor_id = c.visitor_id "
+              "and e.ts between c.start_ts and c.end_ts and e.event_type <> 'page_view'"
+              if _has(con, "events") else "")
+    return _frame(con, f"""
+        select c.session_id, p.ts, 'page_view' as kind, p.path, p.source
+        from chosen c join page_views p
+          on p.site = c.site and p.visitor_id = c.visitor_id and p.ts between c.start_ts and c.end_ts
+        {events}
+        order by session_id, ts, kind
+    """)
