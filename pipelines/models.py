@@ -42,10 +42,13 @@ MODELS = {m.name: m for m in (
     Model("int_activity", "intermediate/int_activity.sql", ephemeral=True),
     Model("page_views", "marts/page_views.sql"),
     Model("int_presence_buckets", "intermediate/int_presence_buckets.sql", ephemeral=True),
+    Model("int_sessionized", "intermediate/int_sessionized.sql", ephemeral=True),
     Model("sessions", "marts/sessions.sql", lookback_hours=24, lookahead_hours=48),
     Model("presence_snapshots", "marts/presence_snapshots.sql", lookback_hours=24),
     Model("presence_routes", "marts/presence_routes.sql", lookback_hours=24),
     Model("daily_site_metrics", "marts/daily_site_metrics.sql", lookback_hours=30 * 24,
+          lookahead_hours=48),
+    Model("daily_dimension_stats", "marts/daily_dimension_stats.sql", lookback_hours=24,
           lookahead_hours=48),
 )}
 MARTS = [m.name for m in MODELS.values() if not m.ephemeral]

@@ -15,6 +15,7 @@ page_view_activity as (
         site, visitor_id, ts, path, referrer_domain,
         utm_source, utm_medium, utm_campaign, utm_term, utm_content,
         country, device_type, browser, os,
+        'page_view' as event_type,
         1 as is_page_view,
         0 as is_event,
         0 as is_interactive
@@ -27,6 +28,7 @@ event_activity as (
         events.site, events.visitor_id, events.ts, events.path, events.referrer_domain,
         events.utm_source, events.utm_medium, events.utm_campaign, events.utm_term,
         events.utm_content, events.country, events.device_type, events.browser, events.os,
+        events.event_type,
         0 as is_page_view,
         1 as is_event,
         case when events.event_type in ('click', 'form_submit', 'download', 'chat_message', 'custom')

@@ -12,37 +12,8 @@
     own first activity: the two differ only for runs longer than twice the cap).
     Input reaches back session_max_hours (a session that began yesterday continues today)
     and forward two days (a session starting late today ends tomorrow). -#}
-with activity as (
-    select * from {{ ref('int_activity', before_hours=settings.session_max_hours, after_hours=48) }}
-),
-
-ordered as (
-    select
-        *,
-        row_number() over (partition by site, visitor_id order by ts, activity_id) as seq,
-        lag(ts) over (partition by site, visitor_id order by ts, activity_id) as previous_ts
-    from activity
-),
-
-runs as (
-    select
-        *,
-        sum(case
-            when previous_ts is null then 1
-            when {{ epoch_ms('ts') }} - {{ epoch_ms('previous_ts') }} > {{ settings.session_timeout_minutes * 60000 }} then 1
-            else 0
-        end) over (partition by site, visitor_id order by seq rows between unbounded preceding and current row) as run
-    from ordered
-),
-
-sliced as (
-    select
-        *,
-        greatest(0, cast(ceil(
-            ({{ epoch_ms('ts') }} - min({{ epoch_ms('ts') }}) over (partition by site, visitor_id, run))
-            / {{ settings.session_max_hours * 3600000 }}.0
-        ) as bigint) - 1) as slice
-    from runs
+with sessionized as (
+    select * from {{ ref('int_sessionized') }}
 ),
 
 grouped as (
@@ -51,6 +22,7 @@ grouped as (
         visitor_id,
         run,
         slice,
+        min(session_id) as session_id,
         min(ts) as start_ts,
         max(ts) as end_ts,
         sum(is_page_view) as page_views,
@@ -66,7 +38,7 @@ grouped as (
         min_by(device_type, seq) as device_type,
         min_by(browser, seq) as browser,
         min_by(os, seq) as os
-    from sliced
+    from sessionized
     group by site, visitor_id, run, slice
 ),
 
@@ -92,7 +64,7 @@ classified as (
 
 final as (
     select
-        {{ md5_hex("visitor_id || '|' || cast(" ~ epoch_ms('start_ts') ~ " as varchar)") }} as session_id,
+        session_id,
         visitor_id,
         site,
         {{ utc_date('start_ts') }} as dt,

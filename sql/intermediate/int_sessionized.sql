@@ -1,0 +1,45 @@
+{#- int_sessionized — grain: one activity (int_activity) with the session it belongs to.
+    Key: activity_id. Adds seq (order within the visitor), session_id and session_start_ts.
+    The session rules are documented in marts/sessions.sql. -#}
+with activity as (
+    select * from {{ ref('int_activity', before_hours=settings.session_max_hours, after_hours=48) }}
+),
+
+ordered as (
+    select
+        *,
+        row_number() over (partition by site, visitor_id order by ts, activity_id) as seq,
+        lag(ts) over (partition by site, visitor_id order by ts, activity_id) as previous_ts
+    from activity
+),
+
+runs as (
+    select
+        *,
+        sum(case
+            when previous_ts is null then 1
+            when {{ epoch_ms('ts') }} - {{ epoch_ms('previous_ts') }} > {{ settings.session_timeout_minutes * 60000 }} then 1
+            else 0
+        end) over (partition by site, visitor_id order by seq rows between unbounded preceding and current row) as run
+    from ordered
+),
+
+sliced as (
+    select
+        *,
+        greatest(0, cast(ceil(
+            ({{ epoch_ms('ts') }} - min({{ epoch_ms('ts') }}) over (partition by site, visitor_id, run))
+            / {{ settings.session_max_hours * 3600000 }}.0
+        ) as bigint) - 1) as slice
+    from runs
+),
+
+final as (
+    select
+        *,
+        min(ts) over (partition by site, visitor_id, run, slice) as session_start_ts,
+        {{ md5_hex("visitor_id || '|' || cast(" ~ epoch_ms("min(ts) over (partition by site, visitor_id, run, slice)") ~ " as varchar)") }} as session_id
+    from sliced
+)
+
+select * from final
