@@ -50,6 +50,7 @@ MODELS = {m.name: m for m in (
           lookahead_hours=48),
     Model("daily_dimension_stats", "marts/daily_dimension_stats.sql", lookback_hours=24,
           lookahead_hours=48),
+    Model("funnel_daily", "marts/funnel_daily.sql", lookback_hours=24, lookahead_hours=96),
 )}
 MARTS = [m.name for m in MODELS.values() if not m.ephemeral]
 
@@ -68,6 +69,17 @@ class Window:
                       self.end + timedelta(days=-(-after_hours // 24)))
 
 
+def _sql_string(value: object) -> str:
+    """A SQL string literal of a configuration value (quotes doubled)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _glob_like(pattern: str) -> str:
+    """A LIKE pattern (escape character backslash) for a path glob where * is any text."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return _sql_string(escaped.replace("*", "%"))
+
+
 def _sql_list(values: list[str]) -> str:
     """A SQL list literal of file paths (quotes doubled: paths are never user strings)."""
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
@@ -84,11 +96,14 @@ class Renderer:
                                       undefined=jinja2.StrictUndefined, autoescape=False,
                                       trim_blocks=True, lstrip_blocks=True)
         self.env.filters["sql_list"] = _sql_list
+        self.env.filters["sql_string"] = _sql_string
+        self.env.filters["glob_like"] = _glob_like
         self.globals = {
             "engine": engine,
             "database": database,
             "sources": sources or {},
             "schemas": {t: [(f.name, sql_type(f.type, engine)) for f in s] for t, s in SILVER.items()},
+            "funnels": settings.funnels,
             "settings": {"page_views_source": settings.page_views.source,
                          "session_timeout_minutes": settings.sessions.timeout_minutes,
                          "session_max_hours": settings.sessions.max_hours,
@@ -100,10 +115,11 @@ class Renderer:
         model = MODELS[name]
         macros = self.env.get_template("macros/engine.sql").make_module(self.globals)
         context = {**self.globals, "window": {"start": window.start.isoformat(),
-                                              "end": window.end.isoformat()}}
+                                              "end": window.end.isoformat()},
+                   "window_days": [d.isoformat() for d in window.days()]}
         context.update({k: getattr(macros, k) for k in
                         ("source", "date_literal", "empty_relation", "epoch_ms", "md5_hex", "utc_date",
-                         "from_epoch_ms", "series", "percentile")})
+                         "from_epoch_ms", "series", "percentile", "median", "json_text")})
         context["ref"] = lambda dep, before_hours=0, after_hours=0: (
             "(\n" + self.render(dep, window.widened(before_hours, after_hours)) + "\n)")
         return self.env.get_template(model.path).render(context).strip()

@@ -59,3 +59,13 @@ date '{{ value }}'
 {% macro percentile(expr, fraction) -%}
 {%- if engine == 'duckdb' -%}quantile_disc({{ expr }}, {{ fraction }}){%- else -%}approx_percentile({{ expr }}, {{ fraction }}){%- endif -%}
 {%- endmacro %}
+
+{#- A median: exact on DuckDB, approximate on Athena. -#}
+{% macro median(expr) -%}
+{%- if engine == 'duckdb' -%}median({{ expr }}){%- else -%}approx_percentile({{ expr }}, 0.5){%- endif -%}
+{%- endmacro %}
+
+{#- A top-level string property of a JSON text column. -#}
+{% macro json_text(column, key) -%}
+{%- if engine == 'duckdb' -%}json_extract_string({{ column }}, '$.{{ key }}'){%- else -%}json_extract_scalar({{ column }}, '$.{{ key }}'){%- endif -%}
+{%- endmacro %}

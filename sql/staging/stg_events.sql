@@ -23,6 +23,7 @@ final as (
         device_type,
         browser,
         os,
+        props,
         is_bot
     from events
 )
