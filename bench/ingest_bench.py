@@ -6,7 +6,8 @@ each in its own process tree with peak RSS sampled over the whole tree:
 * Footfall ingest (everything: parse, decode, classify, hash, de-duplicate, partition);
 * DuckDB: bare `read_csv` of the same objects → hour-partitioned `COPY ... TO parquet`;
 * pandas: `read_csv` per object + `hashlib` `.apply` for a visitor hash → partitioned parquet;
-* Footfall again at 4× the lines, to show memory does not grow with input.
+* Footfall again at 4× the lines, to show memory does not grow with input;
+* `footfall build` of every gold model for the generated day (after an untimed ingest).
 
 Traffic is generated at a fixed rate (about 2M requests a day), so 4× the lines is 4×
 the days, as it would be for a real site. Usage: python bench/ingest_bench.py [--lines N]
@@ -166,7 +167,28 @@ def run_pandas(lake: Path, out: Path) -> dict:
     return {"rows": rows, "seconds": time.perf_counter() - t}
 
 
-RUNNERS = {"footfall": run_footfall, "duckdb": run_duckdb, "pandas": run_pandas}
+def run_build(lake: Path, out: Path) -> dict:
+    """Ingest (not timed), then build every gold model for the data's first day (timed)."""
+    from datetime import date as _date
+
+    from pipelines.config import load_settings
+    from pipelines.ingest import ingest
+    from pipelines.models import Window, build
+
+    work = out / "lake"
+    (work / "landing").mkdir(parents=True)
+    (work / "landing/rtl").symlink_to((lake / "landing/rtl").resolve())
+    settings = load_settings(None, lake=str(work))
+    ingest(settings, b"bench-key-0123456789")
+    day = _date.fromisoformat(sorted(p.name[3:] for p in (work / "silver/requests").iterdir())[0])
+    t = time.perf_counter()
+    report = build(settings, Window(day, day))
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "day": day.isoformat(),
+            "rows": {name: sum(days.values()) for name, days in report.items()}}
+
+
+RUNNERS = {"footfall": run_footfall, "duckdb": run_duckdb, "pandas": run_pandas, "build": run_build}
 
 
 def contender(name: str, lake: Path, env: dict | None = None) -> dict:
@@ -225,6 +247,11 @@ def main() -> int:
           f"{'met' if abs(growth) <= 0.10 else 'NOT met'}")
     print(f"(Footfall phases: parse {f['parse_seconds']:.1f}s, merge {f['merge_seconds']:.1f}s; "
           f"{f['rows']:,} rows, {f['duplicates']:,} duplicates, {f['quarantined']:,} quarantined)")
+    print("running footfall build for one day ...", flush=True)
+    results["build"] = contender("build", lake)
+    bld = results["build"]
+    print(f"\nfootfall build, every gold model for {bld['day']} ({lines:,} requests): "
+          f"{bld['seconds']:.1f}s  " + ", ".join(f"{k} {v:,}" for k, v in bld["rows"].items()))
     (CACHE / "results.json").write_text(json.dumps(results, indent=2))
     return 0
 

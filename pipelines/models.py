@@ -75,8 +75,8 @@ def _sql_string(value: object) -> str:
 
 
 def _glob_like(pattern: str) -> str:
-    """A LIKE pattern (escape character backslash) for a path glob where * is any text."""
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """A LIKE pattern (escape character `!`) for a path glob where * is any text."""
+    escaped = pattern.replace("!", "!!").replace("%", "!%").replace("_", "!_")
     return _sql_string(escaped.replace("*", "%"))
 
 

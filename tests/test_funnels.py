@@ -67,3 +67,17 @@ def test_a_day_without_visitors_has_zero_rows(tmp_path):
     rows = funnel_rows(tmp_path, date(2026, 11, 4))
     assert [(r["step"], r["visitors"]) for r in rows] == [(1, 0), (2, 0), (3, 0), (4, 0)]
     assert all(r["conversion_from_start"] is None for r in rows)
+
+
+def test_path_globs_treat_only_star_as_a_wildcard():
+    import duckdb
+
+    from pipelines.models import _glob_like
+
+    def matches(glob: str, path: str) -> bool:
+        return duckdb.sql(f"select ? like {_glob_like(glob)} escape '!'", params=[path]).fetchall()[0][0]
+
+    assert matches("/blog/*", "/blog/launch-week") and not matches("/blog/*", "/blogs")
+    assert matches("/a_b", "/a_b") and not matches("/a_b", "/axb")
+    assert matches("/100%", "/100%") and not matches("/100%", "/1000")
+    assert matches("/it's!", "/it's!") and not matches("/it's!", "/its")

@@ -31,7 +31,7 @@ f{{ f }}_match_{{ loop.index }} as (
     where true
     {% if step.path %}
         and is_page_view = 1
-        and path like {{ step.path | glob_like }} escape '\'
+        and path like {{ step.path | glob_like }} escape '!'
     {% endif %}
     {% if step.event_type %}
         and event_type = {{ step.event_type | sql_string }}
