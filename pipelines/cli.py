@@ -157,6 +157,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     from pipelines.models import MARTS, Window, build
 
     settings = _settings(args)
+    if settings.engine != "duckdb":
+        raise UserError("engine = athena: running the models on Athena comes with the cloud path; "
+                        "set engine = \"duckdb\" to build locally")
+    if settings.lake.root.startswith("s3://"):
+        raise UserError("building on an s3:// lake needs DuckDB's httpfs extension or Athena, which "
+                        "come with the cloud path; build a local copy of the lake meanwhile")
     through = args.through or args.date
     if through < args.date:
         raise UserError(f"--through {through} is before --date {args.date}")

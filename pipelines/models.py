@@ -142,6 +142,8 @@ def build(settings: Settings, window: Window, models: list[str] | None = None) -
     con.execute("set timezone = 'UTC'")
     report: dict[str, dict[str, int]] = {}
     for name in models or MARTS:
+        if name == "funnel_daily" and not settings.funnels:
+            continue  # no funnels configured: nothing to build
         model = MODELS[name]
         wide = window.widened(model.lookback_hours, model.lookahead_hours)
         sources = {t: silver_files(storage, t, wide.start, wide.end) for t in SILVER}

@@ -81,3 +81,9 @@ def test_path_globs_treat_only_star_as_a_wildcard():
     assert matches("/a_b", "/a_b") and not matches("/a_b", "/axb")
     assert matches("/100%", "/100%") and not matches("/100%", "/1000")
     assert matches("/it's!", "/it's!") and not matches("/it's!", "/its")
+
+
+def test_no_configured_funnels_builds_nothing(tmp_path):
+    write_silver(tmp_path, REQUESTS, EVENTS)
+    cfg = dataclasses.replace(Settings(lake=Lake(root=str(tmp_path))), funnels=())
+    assert "funnel_daily" not in build(cfg, Window(D, D))
