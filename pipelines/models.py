@@ -114,12 +114,14 @@ class Renderer:
     def render(self, name: str, window: Window) -> str:
         model = MODELS[name]
         macros = self.env.get_template("macros/engine.sql").make_module(self.globals)
+        columns = self.env.get_template("macros/columns.sql").make_module(self.globals)
         context = {**self.globals, "window": {"start": window.start.isoformat(),
                                               "end": window.end.isoformat()},
                    "window_days": [d.isoformat() for d in window.days()]}
         context.update({k: getattr(macros, k) for k in
                         ("source", "date_literal", "empty_relation", "epoch_ms", "md5_hex", "utc_date",
                          "from_epoch_ms", "series", "percentile", "median", "json_text")})
+        context["attribution_columns"] = columns.attribution_columns
         context["ref"] = lambda dep, before_hours=0, after_hours=0: (
             "(\n" + self.render(dep, window.widened(before_hours, after_hours)) + "\n)")
         return self.env.get_template(model.path).render(context).strip()

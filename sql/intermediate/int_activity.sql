@@ -12,9 +12,8 @@ events as (
 page_view_activity as (
     select
         page_view_id as activity_id,
-        site, visitor_id, ts, path, referrer_domain,
-        utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-        country, device_type, browser, os,
+        site, visitor_id, ts, path,
+        {{ attribution_columns() }},
         'page_view' as event_type,
         1 as is_page_view,
         0 as is_event,
@@ -25,9 +24,8 @@ page_view_activity as (
 event_activity as (
     select
         events.event_id as activity_id,
-        events.site, events.visitor_id, events.ts, events.path, events.referrer_domain,
-        events.utm_source, events.utm_medium, events.utm_campaign, events.utm_term,
-        events.utm_content, events.country, events.device_type, events.browser, events.os,
+        events.site, events.visitor_id, events.ts, events.path,
+        {{ attribution_columns("events") }},
         events.event_type,
         0 as is_page_view,
         1 as is_event,

@@ -16,9 +16,8 @@ events as (
 log_views as (
     select
         request_id as page_view_id,
-        ts, dt, site, visitor_id, path, referrer_domain,
-        utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-        country, device_type, browser, os,
+        ts, dt, site, visitor_id, path,
+        {{ attribution_columns() }},
         'rtl' as source
     from requests
     where is_page_view
@@ -27,9 +26,8 @@ log_views as (
 beacon_views as (
     select
         event_id as page_view_id,
-        ts, dt, site, visitor_id, path, referrer_domain,
-        utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-        country, device_type, browser, os,
+        ts, dt, site, visitor_id, path,
+        {{ attribution_columns() }},
         'beacon' as source
     from events
     where event_type = 'page_view' and not is_bot

@@ -13,16 +13,7 @@ final as (
         site,
         visitor_id,
         path,
-        referrer_domain,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        utm_term,
-        utm_content,
-        country,
-        device_type,
-        browser,
-        os,
+        {{ attribution_columns() }},
         props,
         is_bot
     from events

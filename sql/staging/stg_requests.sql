@@ -22,16 +22,7 @@ final as (
         edge_result_type,
         is_bot,
         is_page_view,
-        referrer_domain,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        utm_term,
-        utm_content,
-        country,
-        device_type,
-        browser,
-        os
+        {{ attribution_columns() }}
     from requests
 )
 
