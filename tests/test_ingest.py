@@ -172,3 +172,29 @@ def test_corrupt_and_truncated_objects_are_quarantined_not_fatal(tmp_path):
     assert entries["landing/rtl/2026/11/02/10/c-plain.txt"].quarantined == 2
     assert entries["landing/rtl/2026/11/02/10/d-empty"].lines == 0
     assert summary.rows == 0
+
+
+def test_standard_logging_v2_json_objects_ingest_with_their_own_reasons(tmp_path):
+    import json
+
+    root = tmp_path / "lake"
+    folder = root / "landing/standard"
+    folder.mkdir(parents=True)
+    record = {"timestamp(ms)": "1762045323456", "c-ip": "198.51.100.9", "cs-method": "GET",
+              "cs(Host)": "d9example.cloudfront.net", "x-host-header": "shop.example.com",
+              "cs-uri-stem": "/cart", "sc-status": "200", "sc-content-type": "text/html",
+              "x-edge-request-id": "JSON-REQ-1", "x-edge-location": "CDG52-P1",
+              "cs(User-Agent)": "Mozilla/5.0%2520(Windows%2520NT%252010.0;%2520Win64;%2520x64)%2520AppleWebKit/537.36%2520(KHTML,%2520like%2520Gecko)%2520Chrome/131.0.0.0%2520Safari/537.36",
+              "time-taken": "0.042", "c-country": "FR", "asn": "3215"}
+    body = (json.dumps(record) + "\n" + "{not json\n" + json.dumps({**record, "x-edge-request-id": "JSON-REQ-1"}) + "\n")
+    (folder / "E9EXAMPLE.2025-11-02-01.abcd1234.gz").write_bytes(gzip.compress(body.encode()))
+    summary = ingest(settings(root), KEY)
+    (entry,) = ledger.load(Storage(str(root))).values()
+    assert (entry.lines, entry.rows, entry.duplicates, entry.quarantined) == (3, 1, 1, 1)
+    (row,) = silver(root).to_dicts()
+    assert (row["site"], row["distribution_host"], row["path"]) == ("shop.example.com", "d9example.cloudfront.net", "/cart")
+    assert row["ts"] == datetime(2025, 11, 2, 1, 2, 3, 456000, tzinfo=UTC)
+    assert (row["time_taken_ms"], row["country"], row["asn"], row["browser"]) == (42, "FR", 3215, "Chrome")
+    assert row["is_page_view"] is True and summary.quarantined == 1
+    reasons = pl.read_parquet(str(root / "quarantine/standard/*/*.parquet"))["reason"].to_list()
+    assert reasons == ["not a JSON object"]
