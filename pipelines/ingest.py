@@ -376,7 +376,10 @@ def ingest(
             merges = [MergeTask(settings.lake.root, os.path.join(staging, f"{d}_{h:02d}"), d, h,
                                 reprocessed) for d, h in hours]
             merged: list[MergeResult] = []
-            merge_pool = pool if len(merges) > 1 else _Inline()
+            # One hour at a time: Polars already spreads each merge (dedupe, sort, Parquet
+            # encoding) over the cores, and a second concurrent hour would double the
+            # phase's peak memory, which is the run's peak.
+            merge_pool = _Inline()
             for i, f in enumerate(as_completed([merge_pool.submit(merge_hour, m) for m in merges])):
                 merged.append(f.result())
                 if on_progress:
