@@ -19,7 +19,6 @@ from isal import igzip
 from pipelines.storage import ObjectInfo, Storage
 
 GZIP_MAGIC = b"\x1f\x8b"
-SOURCES = ("rtl", "standard", "beacon")
 _KEY_HOUR = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})/")
 _STD_HOUR = re.compile(r"\.(\d{4})-(\d{2})-(\d{2})-(\d{2})\.")
 
