@@ -7,6 +7,8 @@ is cheap and it is never stale about rows, only about which tables exist.
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 
 from pipelines.storage import Storage
@@ -39,8 +41,6 @@ def rebuild(storage: Storage) -> list[str]:
                         f"'{glob}', hive_partitioning = false, union_by_name = true)")
     finally:
         con.close()
-    import os
-
     os.replace(temp, path)
     return sorted(views)
 

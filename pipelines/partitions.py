@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 
 import polars as pl
 import pyarrow as pa
@@ -16,6 +17,12 @@ import pyarrow as pa
 from pipelines.storage import Storage
 
 PART_FILE = "data.parquet"
+
+
+@cache
+def polars_schema(schema: pa.Schema) -> pl.Schema:
+    """The Polars types of an Arrow schema (computed once per schema)."""
+    return pl.Schema(pl.from_arrow(schema.empty_table()).schema)
 
 
 def hour_key(table: str, dt: date | str, hour: int) -> str:
@@ -69,7 +76,7 @@ def merge_partition(
     dups = {o: int(n - kept[o]) for o, n in zip(counts["source_object"], counts["len"], strict=True)}
 
     out = merged.drop("_new", "_order").sort(["ts", key_column])
-    out = out.select([pl.col(n).cast(t) for n, t in pl.Schema(pl.from_arrow(schema.empty_table()).schema).items()])
+    out = out.select([pl.col(n).cast(t) for n, t in polars_schema(schema).items()])
     size = storage.write_parquet(key, out)
     return MergeResult(dt=dt, hour=hour, rows=out.height, bytes=size,
                        kept={k: int(v) for k, v in kept.items()}, duplicates=dups)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
+
+from rtl_parser.normalise import to_arrow, typed
 
 REJECT_SCHEMA = pa.schema([
     ("part", pa.int32()),  # object index within a batch (0 for a single object)
@@ -31,8 +34,6 @@ class ParseResult:
 
     @property
     def rows(self) -> pa.Table:
-        from rtl_parser.normalise import to_arrow
-
         return to_arrow(self.frame)
 
 
@@ -47,3 +48,39 @@ def rejects_table(items: list[tuple], part: int = 0) -> pa.Table:
          pa.array(reason, pa.string()), pa.array(raw, pa.binary())],
         schema=REJECT_SCHEMA,
     ).sort_by([("part", "ascending"), ("line_no", "ascending")])
+
+
+def finish(parsed: pl.DataFrame, short: pl.Series, lines, extra: pl.DataFrame) -> ParseResult:
+    """Split a normalised batch into rows and rejects (line-level rejects included)."""
+    reason = pl.Series("reason", short).fill_null(parsed["reject_reason"])
+    bad = reason.is_not_null()
+    text_all = pl.Series(lines.text, dtype=pl.String)
+    missing_id = parsed["request_id"].is_null() & ~bad
+    if missing_id.any():
+        # No x-edge-request-id selected (or `-`): key the row by a hash of its own line, so
+        # an at-least-once redelivery of the same record still de-duplicates.
+        idx = missing_id.arg_true()
+        ids = [
+            "line-" + hashlib.blake2b(t.encode(), digest_size=16).hexdigest()
+            for t in text_all.gather(idx).str.strip_chars_end("\r\n").to_list()
+        ]
+        parsed = parsed.with_columns(
+            request_id=parsed["request_id"].scatter(idx, pl.Series(ids, dtype=pl.String))
+        )
+    rejects: list[tuple] = list(lines.rejects)
+    if bad.any():
+        idx = bad.arg_true()
+        text = text_all.gather(idx).str.strip_chars_end("\r\n")
+        rejects.extend(
+            zip(
+                parsed["part"].gather(idx).to_list(),
+                parsed["line_no"].gather(idx).to_list(),
+                reason.gather(idx).to_list(),
+                [t.encode() for t in text.to_list()],
+                strict=True,
+            )
+        )
+    by_part = dict(zip(extra["_part"].to_list(), extra["len"].to_list(), strict=True))
+    return ParseResult(frame=typed(parsed.filter(~bad)), rejects=rejects_table(rejects),
+                       lines=lines.count, extra_columns=sum(by_part.values()),
+                       extra_by_part=by_part)

@@ -11,8 +11,7 @@ import pyarrow as pa
 from rtl_parser.fields import STANDARD_ALIASES, STANDARD_FIELDS_33, standard_names
 from rtl_parser.lines import Lines, select, split_lines
 from rtl_parser.normalise import USED_FIELDS, empty, normalise
-from rtl_parser.realtime import finish
-from rtl_parser.result import ParseResult, rejects_table
+from rtl_parser.result import ParseResult, finish, rejects_table
 from rtl_parser.split import split_fields
 
 _NORMALISE = dict(
