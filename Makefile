@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DAGSTER_HOME ?= $(CURDIR)/.local/dagster
+
+.PHONY: install system-packages demo ui test bench lint clean
 
 # The virtual environment, synced exactly to the lock file (uv from PyPI does the syncing).
 $(STAMP): requirements.lock pyproject.toml
@@ -16,10 +19,23 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages the tests drive: Chromium (browser tests of the Dagster UI, the beacon and
+# the report). Installed only when missing.
+system-packages:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium ; }
+
 demo: install
 	$(BIN)/footfall demo
 
-test: install
+# The Dagster UI on the demo lake (the runs `make demo` made are in the same instance).
+ui: install
+	DAGSTER_HOME=$(DAGSTER_HOME) \
+	FOOTFALL_HASH_KEY="$${FOOTFALL_HASH_KEY:-$$(cat .local/demo-hash-key 2>/dev/null)}" \
+	$(BIN)/dagster dev -m dagster_project.definitions -h 127.0.0.1 -p 3000
+
+test: install system-packages
 	$(BIN)/python -m pytest -q
 
 bench: install
@@ -33,4 +49,4 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
 clean:
-	rm -rf $(VENV) lake .bench .pytest_cache
+	rm -rf $(VENV) lake .bench .pytest_cache test-output

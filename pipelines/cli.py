@@ -108,6 +108,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from dagster_project.demo import dagster_home, materialize_demo
     from pipelines.generate import GenerateOptions, default_start, generate
     from pipelines.storage import Storage
 
@@ -124,33 +127,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
         with console.status(f"generating a {args.days}-day demo lake from {start}"):
             generate(storage, GenerateOptions(start=start, days=args.days, visitors=args.visitors,
                                               seed=args.seed))
-    status = run_ingest(settings, key, ("rtl", "standard"))
-    days = sorted({o.key.split("/dt=")[1][:10] for o in storage.list("silver/requests/")})
-    if days:
-        from pipelines.models import MARTS, Window, build
+    home = dagster_home()
+    with console.status("materialising silver, gold and reports through Dagster"):
+        outcomes = materialize_demo(args.config, settings.lake.root, key, dg.DagsterInstance.get())
+    table = Table(title=f"Dagster runs (instance in {home})")
+    for col in ("job", "asset", "rows written"):
+        table.add_column(col, justify="right" if col == "rows written" else "left")
+    for o in outcomes:
+        for asset, rows in o.materialized.items():
+            table.add_row(o.job, asset, f"{rows:,}")
+    out.print(table)
+    failed = [c for o in outcomes for c in o.checks_failed]
+    passed = sum(o.checks_passed for o in outcomes)
+    out.print(f"asset checks: {passed} passed" + (f", FAILED: {', '.join(failed)}" if failed else ""))
+    if not all(o.success for o in outcomes):
+        bad = next(o for o in outcomes if not o.success)
+        raise UserError(f"Dagster run {bad.run_id} ({bad.job}) failed; open the UI (make ui) to see why")
+    from pipelines.catalog import rebuild
 
-        with console.status(f"building {', '.join(MARTS)} for {days[0]} .. {days[-1]}"):
-            report = build(settings, Window(date.fromisoformat(days[0]), date.fromisoformat(days[-1])))
-        for name, per_day in report.items():
-            out.print(f"gold {name}: {sum(per_day.values()):,} rows over {len(per_day)} day(s)")
-        from pipelines.catalog import rebuild
-
-        rebuild(storage)
+    rebuild(storage)
     root = storage.uri()
     out.print(f"\nThe demo lake is in [bold]{root}[/]:")
     out.print(f"  silver requests   {root}/silver/requests/dt=*/hour=*/data.parquet")
-    out.print(f"  gold page views   {root}/gold/page_views/dt=*/data.parquet")
+    out.print(f"  gold tables       {root}/gold/<table>/dt=*/data.parquet")
+    out.print(f"  SQL catalog       {storage.full('catalog.duckdb')}  (footfall query \"select ...\")")
     out.print(f"  quarantine        {root}/quarantine/<source>/dt=*/")
     out.print(f"  ingest ledger     {root}/state/ingest_ledger.parquet")
-    query = ("select site, count(*) requests, count(distinct visitor_id) visitors, "
-             "sum(is_page_view::int) page_views "
-             f"from read_parquet('{root}/silver/requests/*/*/*.parquet', hive_partitioning = false) "
-             "group by site order by site")
-    out.print(f'Try: {sys.executable} -c "import duckdb; print(duckdb.sql(\\"{query}\\"))"',
-              markup=False)
+    out.print("Open the Dagster UI on this lake: [bold]make ui[/], then http://127.0.0.1:3000")
     if not env_key:
         out.print(f"(the demo's hash key is in {DEMO_KEY_FILE}, outside the lake)")
-    return status
+    return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:

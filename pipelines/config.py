@@ -11,6 +11,7 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,18 @@ class Ingest:
 
 
 @dataclass(frozen=True)
+class Checks:
+    quarantine_rate_warn: float = 0.01  # share of a day's landing lines quarantined that warns
+    volume_drop_warn: float = 0.5  # warn when a day has less than this share of the day before
+
+
+@dataclass(frozen=True)
+class Dagster:
+    partitions_start: str = "2025-01-01"  # first daily partition (UTC) shown and backfillable
+    sensor_interval_seconds: int = 30  # how often the landing sensor looks for new objects
+
+
+@dataclass(frozen=True)
 class FunnelStep:
     name: str
     path: str = ""  # exact, or a glob with *
@@ -124,6 +137,8 @@ class Settings:
     retention: Retention = Retention()
     collector: Collector = Collector()
     ingest: Ingest = Ingest()
+    checks: Checks = Checks()
+    dagster: Dagster = Dagster()
     funnels: tuple[Funnel, ...] = DEFAULT_FUNNELS
 
     def with_lake(self, root: str | None) -> Settings:
@@ -135,6 +150,11 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
         if isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "on")
         return bool(value)
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a number, got {value!r}") from None
     if isinstance(default, int):
         try:
             return int(value)
@@ -223,6 +243,10 @@ def load_settings(path: str | Path | None = None, *, lake: str | None = None) ->
         raise ConfigError("identity.derived_salt_rotation must be daily or none")
     if settings.identity.client_ip not in ("c-ip", "x-forwarded-for"):
         raise ConfigError("identity.client_ip must be c-ip or x-forwarded-for")
+    try:
+        date.fromisoformat(settings.dagster.partitions_start)
+    except ValueError:
+        raise ConfigError("dagster.partitions_start must be a date like 2025-01-01") from None
     try:
         realtime_positions(settings.rtl.fields)
     except ValueError as err:

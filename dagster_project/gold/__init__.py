@@ -1,0 +1,1 @@
+"""Silver → gold: one asset per SQL mart in `sql/marts/`, their checks and the daily schedule."""

@@ -1,0 +1,1 @@
+"""Landing → silver: ingest assets, their checks and the landing sensor."""

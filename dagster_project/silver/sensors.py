@@ -1,0 +1,65 @@
+"""The landing sensor: new or late landing objects → an ingest run; freshly ingested days →
+gold runs for exactly the partitions they make stale.
+
+The cursor is the ledger time of the newest ingest already turned into gold runs, so each
+ingest (whether the sensor, the UI or the CLI started it) is followed by gold once.
+"""
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+
+import dagster as dg
+
+from dagster_project.gold.assets import gold_key
+from dagster_project.gold.plan import gold_plan
+from dagster_project.jobs import gold_job, ingest_job
+from dagster_project.partitions import clamp, range_tags
+from dagster_project.resources import FootfallResource
+from pipelines import ledger
+from pipelines.config import load_settings
+from pipelines.ingest import REQUEST_SOURCES, pending_objects
+from pipelines.landing import landing_hour
+
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+             dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def _ingest_running(instance: dg.DagsterInstance) -> bool:
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=ingest_job.name, statuses=IN_FLIGHT), limit=1)
+    return bool(runs)
+
+
+@dg.sensor(jobs=[ingest_job, gold_job], default_status=dg.DefaultSensorStatus.RUNNING,
+           minimum_interval_seconds=load_settings().dagster.sensor_interval_seconds,
+           description="Ingests new or late landing objects, then rebuilds the gold days they touch.")
+def landing_sensor(context: dg.SensorEvaluationContext, footfall: FootfallResource) -> dg.SensorResult:
+    storage = footfall.storage()
+    today = datetime.now(UTC).date()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    entries = ledger.load(storage).values()
+    newest = max((e.ingested_at.isoformat() for e in entries if e.ingested_at), default="")
+    run_requests: list[dg.RunRequest] = []
+
+    pending = pending_objects(storage, REQUEST_SOURCES)
+    if pending and not _ingest_running(context.instance):
+        fingerprint = hashlib.sha1("\n".join(
+            f"{o.key}:{o.size}:{o.mtime_ns}" for _, o in sorted(pending, key=lambda p: p[1].key)
+        ).encode()).hexdigest()[:16]
+        days = clamp({landing_hour(o).date() for _, o in pending}, today) or [today]
+        run_requests.append(dg.RunRequest(run_key=f"ingest-{fingerprint}", job_name=ingest_job.name,
+                                          partition_key=days[-1].isoformat(),
+                                          tags={"footfall/landing_objects": str(len(pending))}))
+
+    if "ledger" not in cursor:
+        # First tick: start watching from now; what was ingested before is already built.
+        return dg.SensorResult(run_requests=run_requests, cursor=json.dumps({"ledger": newest}))
+    fresh = [e for e in entries if e.ingested_at and e.ingested_at.isoformat() > cursor["ledger"]]
+    changed = {date.fromisoformat(h[:10]) for e in fresh for h in e.hours}
+    for marts, start, end in gold_plan(changed, today):
+        run_requests.append(dg.RunRequest(
+            run_key=f"gold-{'+'.join(marts)}-{start}-{end}-{newest}",
+            job_name=gold_job.name, asset_selection=[gold_key(m) for m in marts],
+            tags=range_tags(start, end)))
+    return dg.SensorResult(run_requests=run_requests,
+                           cursor=json.dumps({"ledger": max(newest, cursor["ledger"])}))

@@ -1,0 +1,113 @@
+"""Data-quality measurements behind the asset checks: reconciliation, quarantine rate, key
+uniqueness, PII-looking values and day-over-day volume. Each returns figures, not verdicts;
+the checks in `dagster_project/` decide what passes and how loudly it fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pyarrow.parquet as pq
+
+from pipelines import ledger
+from pipelines.storage import Storage
+
+# Column names that would mean raw identifiers reached the lake (contract §6).
+FORBIDDEN_COLUMNS = frozenset({
+    "client_ip", "c_ip", "ip", "forwarded_ip", "x_forwarded_for", "user_agent", "ua",
+    "cookie", "cookies", "cs_cookie", "headers", "cs_headers", "visitor_token",
+})
+# Hosts are servers, not visitors: an IP there (a site reached by address) is not personal.
+HOST_COLUMNS = frozenset({"site", "distribution_host", "referrer_domain"})
+# A whole value that is an IPv4 or IPv6 address, a browser user agent, or a cookie/header line.
+PII_PATTERNS = {
+    "ipv4": r"(\d{1,3}\.){3}\d{1,3}",
+    "ipv6": r"([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f:]*[0-9A-Fa-f]::[0-9A-Fa-f:]*",
+    "user_agent": r"(Mozilla|Opera)/\d.*",
+    "cookie_or_header": r"[A-Za-z0-9_-]+=[^;]*;\s*[A-Za-z0-9_-]+=.*|[A-Za-z-]+:\s.*(%0A|\n).*",
+}
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    objects: int
+    lines: int
+    rows: int
+    duplicates: int
+    quarantined: int
+    unreconciled: list[str]
+
+    @property
+    def quarantine_rate(self) -> float:
+        return self.quarantined / self.lines if self.lines else 0.0
+
+
+def reconcile(storage: Storage, days: Iterable[date] | None = None) -> Reconciliation:
+    """Ledger totals over the objects whose records fall on `days` (all objects if None)."""
+    wanted = None if days is None else {d.isoformat() for d in days}
+    entries = [e for e in ledger.load(storage).values()
+               if wanted is None or any(h[:10] in wanted for h in e.hours)]
+    return Reconciliation(
+        objects=len(entries),
+        lines=sum(e.lines for e in entries),
+        rows=sum(e.rows for e in entries),
+        duplicates=sum(e.duplicates for e in entries),
+        quarantined=sum(e.quarantined for e in entries),
+        unreconciled=sorted(e.object for e in entries if not e.reconciles),
+    )
+
+
+def _relation(paths: list[str]) -> str:
+    quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    return f"read_parquet([{quoted}], hive_partitioning = false, union_by_name = true)"
+
+
+def duplicate_keys(paths: list[str], key: str) -> int:
+    """Rows whose `key` value occurs more than once across `paths` (0 for no files)."""
+    if not paths:
+        return 0
+    con = duckdb.connect()
+    rows = con.sql(f'select count(*) - count(distinct "{key}") + count(*) filter (where "{key}" is null) '
+                   f"from {_relation(paths)}").fetchall()
+    return int(rows[0][0])
+
+
+def pii_findings(paths: list[str]) -> dict[str, int]:
+    """`column:pattern` → number of values that look like raw personal data, plus
+    `column:forbidden` for a column whose very name says it holds raw identifiers."""
+    if not paths:
+        return {}
+    con = duckdb.connect()
+    schema = con.sql(f"select * from {_relation(paths)} limit 0")
+    findings: dict[str, int] = {}
+    text_columns = []
+    for name, dtype in zip(schema.columns, schema.types, strict=True):
+        if name.lower() in FORBIDDEN_COLUMNS:
+            findings[f"{name}:forbidden"] = 1
+        if str(dtype) == "VARCHAR":
+            text_columns.append(name)
+    if not text_columns:
+        return findings
+    measures = []
+    for column in text_columns:
+        for label, pattern in PII_PATTERNS.items():
+            if label.startswith("ip") and column in HOST_COLUMNS:
+                continue
+            measures.append((f"{column}:{label}", f"count(*) filter (where regexp_full_match(\"{column}\", "
+                                                  f"'{pattern}'))"))
+    row = con.sql(f"select {', '.join(m for _, m in measures)} from {_relation(paths)}").fetchall()[0]
+    findings.update({label: int(n) for (label, _), n in zip(measures, row, strict=True) if n})
+    return findings
+
+
+def partition_rows(storage: Storage, table: str, day: date) -> int:
+    """Rows in one day of a silver or gold table, from the Parquet footers (no data read)."""
+    total = 0
+    for obj in storage.list(f"{table}/dt={day.isoformat()}/"):
+        if obj.key.endswith(".parquet"):
+            with storage.open_input(obj.key) as f:
+                total += pq.ParquetFile(f).metadata.num_rows
+    return total

@@ -1,0 +1,31 @@
+"""Headless Debian Chromium for browser tests (Playwright drives it; no browser download)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from playwright.sync_api import BrowserContext, sync_playwright
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def chromium(width: int = 1600, height: int = 1000) -> Iterator[BrowserContext]:
+    """A fresh browser with an empty profile (a new --user-data-dir), closed afterwards."""
+    profile = tempfile.mkdtemp(prefix="footfall-chromium-")
+    try:
+        with sync_playwright() as p:
+            context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM,
+                                                           args=FLAGS, headless=True,
+                                                           viewport={"width": width, "height": height})
+            try:
+                yield context
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)

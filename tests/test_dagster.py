@@ -1,0 +1,205 @@
+"""The Dagster project: the definitions' shape, in-process materialisation with checks, a
+blocking check on bad data, the landing sensor with its cursor, and the daily schedule."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from dagster_project.definitions import build_defs, defs
+from dagster_project.gold.plan import gold_plan
+from dagster_project.resources import FootfallResource, HashKeyResource
+from dagster_project.silver.sensors import landing_sensor
+from pipelines.ingest import ingest
+from tests.conftest import KEY
+from tests.test_ingest import settings as ingest_settings
+
+DAY = "2026-11-02"
+REQUESTS = dg.AssetKey(["silver", "requests"])
+
+
+def resources(root: Path) -> dict[str, object]:
+    return {"footfall": FootfallResource(lake_root=str(root)), "hash_key": HashKeyResource(key=KEY.decode())}
+
+
+def silver_count(root: Path, where: str = "true") -> int:
+    return duckdb.sql(f"select count(*) from read_parquet('{root}/silver/requests/*/*/*.parquet', "
+                      f"hive_partitioning = false) where {where}").fetchall()[0][0]
+
+
+def test_definitions_snapshot():
+    """A rename or a lost asset, check, job, schedule or sensor must be noticed."""
+    graph = defs.resolve_asset_graph()
+    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
+        "gold/daily_dimension_stats", "gold/daily_site_metrics", "gold/funnel_daily",
+        "gold/page_views", "gold/presence_routes", "gold/presence_snapshots", "gold/sessions",
+        "silver/requests",
+    ]
+    assert sorted(k.to_user_string() for k in graph.asset_check_keys) == [
+        "gold/daily_dimension_stats:no_pii", "gold/daily_site_metrics:no_pii",
+        "gold/funnel_daily:no_pii", "gold/page_views:no_pii", "gold/page_views:page_view_id_unique",
+        "gold/presence_routes:no_pii", "gold/presence_snapshots:no_pii", "gold/sessions:no_pii",
+        "gold/sessions:session_id_unique", "silver/requests:no_pii",
+        "silver/requests:quarantine_rate", "silver/requests:reconciles",
+        "silver/requests:volume_drop",
+    ]
+    jobs = {j.name for j in defs.resolve_all_job_defs()} - {"__ASSET_JOB"}
+    assert jobs == {"ingest_landing", "build_gold", "daily_gold_and_report"}
+    assert [s.name for s in defs.schedules] == ["daily_schedule"]
+    assert [s.name for s in defs.sensors] == ["landing_sensor"]
+    # The lookbacks are in the dependency graph: sessions of D read silver D-1 .. D+2.
+    mapping = defs.resolve_assets_def(dg.AssetKey(["gold", "sessions"])).get_partition_mapping(REQUESTS)
+    assert (mapping.start_offset, mapping.end_offset) == (-1, 2)
+
+
+def test_a_day_materialises_through_dagster_with_every_check_passing(small_lake):
+    root, _ = small_lake
+    d = build_defs(resources(root))
+    instance = dg.DagsterInstance.ephemeral()
+    ingest_run = d.resolve_job_def("ingest_landing").execute_in_process(instance=instance, partition_key=DAY)
+    assert ingest_run.success
+    meta = ingest_run.asset_materializations_for_node("silver__requests")[0].metadata
+    assert meta["rows_written"].value == silver_count(root) > 0
+    assert meta["lines"].value == (meta["rows_written"].value + meta["duplicates"].value
+                                   + meta["rows_quarantined"].value)
+
+    gold_run = d.resolve_job_def("build_gold").execute_in_process(instance=instance, partition_key=DAY)
+    assert gold_run.success
+    evaluations = gold_run.get_asset_check_evaluations()
+    assert len(evaluations) == 9 and all(e.passed for e in evaluations)
+    # Figures the UI shows equal an independent count over silver.
+    pv = next(m for m in gold_run.get_asset_materialization_events()
+              if m.asset_key == dg.AssetKey(["gold", "page_views"]))
+    rows = pv.event_specific_data.materialization.metadata["rows_written"].value
+    assert rows == silver_count(root, f"is_page_view and dt = date '{DAY}'")
+    # The ingest run's own checks passed too, and the partition is recorded as materialised.
+    assert all(e.passed for e in ingest_run.get_asset_check_evaluations())
+    assert instance.get_materialized_partitions(dg.AssetKey(["gold", "sessions"])) == {DAY}
+
+
+def test_pii_in_silver_fails_the_blocking_check_and_stops_gold(small_lake):
+    root, _ = small_lake
+    ingest(ingest_settings(root), KEY)
+    # A bug upstream leaks a client IP and a user agent into silver.
+    part = next((root / "silver/requests").rglob("data.parquet"))
+    frame = pl.read_parquet(part)
+    frame = frame.with_columns(pl.lit("198.51.100.23").alias("query"),
+                               pl.lit("Mozilla/5.0 (X11; Linux x86_64)").alias("referrer_path"))
+    frame.write_parquet(part)
+    d = build_defs(resources(root))
+    job = d.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(partition_key=DAY, raise_on_error=False,
+                                    asset_selection=[REQUESTS, dg.AssetKey(["gold", "sessions"])])
+    failed = {e.check_name: e for e in result.get_asset_check_evaluations() if not e.passed}
+    assert set(failed) == {"no_pii"}
+    found = failed["no_pii"].metadata
+    assert found["query:ipv4"].value == frame.height and found["referrer_path:user_agent"].value == frame.height
+    materialized = {m.asset_key for m in result.get_asset_materialization_events()}
+    assert dg.AssetKey(["gold", "sessions"]) not in materialized
+    assert not (root / "gold/sessions").exists()
+
+
+def test_gold_plan_rebuilds_exactly_the_stale_days():
+    today = date(2026, 11, 22)
+    # Live data for today: page views and presence rebuild today only; sessions (and the
+    # daily figures made of them) also the two days before, whose sessions may run into
+    # today; funnels the four days before (window plus their sessions).
+    plan = {tuple(sorted(names)): (s.isoformat(), e.isoformat()) for names, s, e in gold_plan({today}, today)}
+    assert plan == {
+        ("daily_dimension_stats", "daily_site_metrics", "sessions"): ("2026-11-20", "2026-11-22"),
+        ("page_views", "presence_routes", "presence_snapshots"): ("2026-11-22", "2026-11-22"),
+        ("funnel_daily",): ("2026-11-18", "2026-11-22"),
+    }
+    # A late object for the 10th: the MAU of every later day (up to today), presence of
+    # the 10th and of the 11th (whose first minutes look back into the 10th).
+    late = {tuple(sorted(names)): (s.isoformat(), e.isoformat())
+            for names, s, e in gold_plan({date(2026, 11, 10)}, today)}
+    assert late[("daily_site_metrics",)] == ("2026-11-08", "2026-11-22")
+    assert late[("presence_routes", "presence_snapshots")] == ("2026-11-10", "2026-11-11")
+    assert late[("page_views",)] == ("2026-11-10", "2026-11-10")
+
+
+def _write_rtl(root: Path, when: datetime, request_id: str, arrived: datetime) -> None:
+    """One real-time log record (the generator's first line, retimed) in a Firehose object."""
+    src = next((root / "landing/rtl").rglob("*.gz"))
+    fields = gzip.decompress(src.read_bytes()).split(b"\n")[0].split(b"\t")
+    fields[0] = f"{when.timestamp():.3f}".encode()
+    fields[12] = request_id.encode()
+    key = root / f"landing/rtl/{arrived:%Y/%m/%d/%H}/footfall-rtl-1-{arrived:%Y-%m-%d-%H-%M-%S}-{request_id}.gz"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_bytes(gzip.compress(b"\t".join(fields) + b"\n"))
+
+
+def _tick(root: Path, instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources(root))
+    return landing_sensor(context)
+
+
+def test_the_landing_sensor_requests_ingest_then_the_gold_days_it_touched(small_lake, monkeypatch):
+    root, _ = small_lake
+    monkeypatch.setattr("dagster_project.silver.sensors.datetime",
+                        type("Now", (), {"now": staticmethod(lambda tz=None: datetime(2026, 11, 5, 12, tzinfo=UTC))}))
+    instance = dg.DagsterInstance.ephemeral()
+    ingest(ingest_settings(root), KEY)  # what was there before the sensor was switched on
+
+    first = _tick(root, instance, None)
+    assert first.run_requests == []  # nothing new; the cursor starts at the current ledger
+    cursor = first.cursor
+
+    # A new object for today and a late one (arriving now) with a record of the 2nd.
+    _write_rtl(root, datetime(2026, 11, 5, 11, 58, tzinfo=UTC), "NEW-1", datetime(2026, 11, 5, 12, tzinfo=UTC))
+    _write_rtl(root, datetime(2026, 11, 2, 9, 30, tzinfo=UTC), "LATE-1", datetime(2026, 11, 5, 12, tzinfo=UTC))
+    second = _tick(root, instance, cursor)
+    [req] = second.run_requests
+    assert req.job_name == "ingest_landing" and req.partition_key == "2026-11-05"
+    assert req.tags["footfall/landing_objects"] == "2"
+    assert _tick(root, instance, second.cursor).run_requests[0].run_key == req.run_key  # same key: no second run
+
+    summary = ingest(ingest_settings(root), KEY)  # the requested run
+    assert summary.rows == 2
+    third = _tick(root, instance, second.cursor)
+    gold = {tuple(sorted(k.path[1] for k in r.asset_selection)):
+            (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+            for r in third.run_requests}
+    assert all(r.job_name == "build_gold" for r in third.run_requests)
+    requested: dict[str, set[str]] = {}
+    for names, (s, e) in gold.items():
+        for name in names:
+            requested.setdefault(name, set()).update(
+                d.isoformat() for d in _days(date.fromisoformat(s), date.fromisoformat(e)))
+    # Changed silver days: the 2nd (late) and the 5th (new, "today"). Worked out by hand from
+    # each model's lookback/lookahead: page views only those days; presence also the day
+    # after each (its first minutes look back), but not the future; sessions and the daily
+    # figures two days before each (sessions that may run into them) through today.
+    assert requested["page_views"] == {"2026-11-02", "2026-11-05"}
+    assert requested["presence_snapshots"] == {"2026-11-02", "2026-11-03", "2026-11-05"}
+    span = {f"2026-{d}" for d in ("10-31", "11-01", "11-02", "11-03", "11-04", "11-05")}
+    assert requested["sessions"] == span and requested["daily_site_metrics"] == span
+    assert json.loads(third.cursor)["ledger"] > json.loads(second.cursor)["ledger"]
+    assert _tick(root, instance, third.cursor).run_requests == []  # each ingest followed once
+
+
+def _days(start: date, end: date) -> list[date]:
+    from pipelines.models import Window
+
+    return Window(start, end).days()
+
+
+def test_the_schedule_builds_yesterday_at_two():
+    from dagster_project.gold.schedules import daily_schedule
+
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 22, 2, 0, tzinfo=UTC))
+    request = daily_schedule(context)
+    assert request.partition_key == "2026-11-21"
+    assert daily_schedule.cron_schedule == "0 2 * * *" and daily_schedule.execution_timezone == "UTC"
+    assert daily_schedule.job_name == "daily_gold_and_report"
+
+
+def test_no_change_no_gold():
+    assert gold_plan(set(), date(2026, 11, 22)) == []
