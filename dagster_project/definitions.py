@@ -11,6 +11,7 @@ from dagster_project.gold.assets import GOLD_ASSETS
 from dagster_project.gold.checks import GOLD_CHECKS
 from dagster_project.gold.schedules import daily_schedule
 from dagster_project.jobs import JOBS
+from dagster_project.reports.assets import daily_report
 from dagster_project.resources import default_resources
 from dagster_project.silver import checks as silver_checks
 from dagster_project.silver.assets import silver_requests
@@ -19,7 +20,7 @@ from dagster_project.silver.sensors import landing_sensor
 
 def build_defs(resources: Mapping[str, object]) -> dg.Definitions:
     return dg.Definitions(
-        assets=[silver_requests, *GOLD_ASSETS],
+        assets=[silver_requests, *GOLD_ASSETS, daily_report],
         asset_checks=[*dg.load_asset_checks_from_modules([silver_checks]), *GOLD_CHECKS],
         jobs=JOBS,
         schedules=[daily_schedule],

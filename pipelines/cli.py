@@ -7,6 +7,7 @@ where, what to do) with exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
@@ -263,6 +264,56 @@ def cmd_journey(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.delivery import deliver
+    from pipelines.report import write_report
+    from pipelines.storage import Storage
+
+    settings = _settings(args)
+    if args.site:
+        settings = dataclasses.replace(settings, report=dataclasses.replace(settings.report, site=args.site))
+    through = args.through or args.date
+    if through < args.date:
+        raise UserError(f"--through {through} is before --date {args.date}")
+    from pipelines.models import Window
+
+    storage = Storage(settings.lake.root)
+    for day in Window(args.date, through).days():
+        written = write_report(settings, day)
+        html = next(k for k in written.keys if k.endswith(".html"))
+        state = "no data" if written.report.empty else f"{len(written.report.sites)} site(s)"
+        out.print(f"{day}: {state} → {storage.uri(html)} (+ .md and {len(written.keys) - 2} CSV files)")
+        if not args.no_deliver:
+            sent = deliver(settings, written)
+            for key in sent.s3_keys[:1]:
+                out.print(f"  copied to {key.rsplit('/', 1)[0]}/")
+            if sent.email_message_id:
+                out.print(f"  e-mailed to {', '.join(settings.report.email_to)} (SES {sent.email_message_id})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipelines.export import export
+    from pipelines.models import MARTS, Window
+    from pipelines.storage import Storage
+
+    if args.table not in MARTS:
+        raise UserError(f"unknown table {args.table!r}; tables: {', '.join(MARTS)}")
+    through = args.through or args.date
+    if through < args.date:
+        raise UserError(f"--through {through} is before --date {args.date}")
+    storage = Storage(_settings(args).lake.root)
+    window = Window(args.date, through)
+    if args.out in (None, "-"):
+        rows = export(storage, args.table, window, sys.stdout.buffer)
+    else:
+        with open(args.out, "wb") as f:
+            rows = export(storage, args.table, window, f)
+    console.print(f"{rows:,} rows of {args.table} for {args.date} .. {through}"
+                  + (f" → {args.out}" if args.out not in (None, "-") else ""))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="path of footfall.toml (default: $FOOTFALL_CONFIG or ./footfall.toml)")
@@ -304,6 +355,18 @@ def parser() -> argparse.ArgumentParser:
     j.add_argument("--visitor", help="a visitor_id: all of that visitor's sessions")
     j.set_defaults(func=cmd_journey)
 
+    r = sub.add_parser("report", parents=[common], help="write the daily report (HTML, Markdown, CSV) for a day")
+    r.add_argument("--date", type=_date, required=True, help="UTC day, e.g. 2026-11-21")
+    r.add_argument("--through", type=_date, help="last day of a range (one report per day)")
+    r.add_argument("--site", help="only this site (default: report.site, or every site)")
+    r.add_argument("--no-deliver", action="store_true", help="skip the S3 copy / e-mail in [report]")
+    r.set_defaults(func=cmd_report)
+    x = sub.add_parser("export", parents=[common], help="a gold table for a date range as spreadsheet-safe CSV")
+    x.add_argument("table", help="gold table, e.g. sessions")
+    x.add_argument("--date", type=_date, required=True, help="first UTC day")
+    x.add_argument("--through", type=_date, help="last UTC day (default: --date)")
+    x.add_argument("--out", help="CSV file to write (default: standard output)")
+    x.set_defaults(func=cmd_export)
     d = sub.add_parser("demo", parents=[common], help="generate a demo lake and run the pipeline")
     d.add_argument("--days", type=int, default=3)
     d.add_argument("--visitors", type=int, default=3000)

@@ -91,6 +91,16 @@ class Checks:
 
 
 @dataclass(frozen=True)
+class Report:
+    top_n: int = 10  # rows in each "top" table of the daily report
+    slow_path_min_requests: int = 20  # a path needs this many requests to rank as slow
+    site: str = ""  # report only this site ("" = every site, one section each)
+    deliver_s3: str = ""  # also copy the report to s3://bucket/prefix/dt=D/ ("" = off)
+    email_to: tuple[str, ...] = ()  # send the Markdown summary + HTML through Amazon SES
+    email_from: str = ""  # a verified SES sender
+
+
+@dataclass(frozen=True)
 class Dagster:
     partitions_start: str = "2025-01-01"  # first daily partition (UTC) shown and backfillable
     sensor_interval_seconds: int = 30  # how often the landing sensor looks for new objects
@@ -138,6 +148,7 @@ class Settings:
     collector: Collector = Collector()
     ingest: Ingest = Ingest()
     checks: Checks = Checks()
+    report: Report = Report()
     dagster: Dagster = Dagster()
     funnels: tuple[Funnel, ...] = DEFAULT_FUNNELS
 

@@ -51,6 +51,8 @@ MODELS = {m.name: m for m in (
     Model("daily_dimension_stats", "marts/daily_dimension_stats.sql", lookback_hours=24,
           lookahead_hours=48),
     Model("funnel_daily", "marts/funnel_daily.sql", lookback_hours=24, lookahead_hours=96),
+    Model("cdn_health_hourly", "marts/cdn_health_hourly.sql"),
+    Model("path_latency_daily", "marts/path_latency_daily.sql"),
 )}
 MARTS = [m.name for m in MODELS.values() if not m.ephemeral]
 
@@ -108,7 +110,8 @@ class Renderer:
                          "session_timeout_minutes": settings.sessions.timeout_minutes,
                          "session_max_hours": settings.sessions.max_hours,
                          "presence_window_minutes": settings.presence.window_minutes,
-                         "presence_step_minutes": settings.presence.step_minutes},
+                         "presence_step_minutes": settings.presence.step_minutes,
+                         "slow_path_min_requests": settings.report.slow_path_min_requests},
         }
 
     def render(self, name: str, window: Window) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from pipelines.config import Lake, Settings
+from pipelines.config import Lake, Report, Settings
 from pipelines.models import Window, build
 from tests.test_models import gold, write_silver
 from tests.test_sessions import D, pv
@@ -62,3 +62,32 @@ def test_a_day_without_traffic_has_no_site_rows(tmp_path):
     quiet = date(2026, 11, 5)
     build(Settings(lake=Lake(root=str(tmp_path))), Window(quiet, quiet), ["daily_site_metrics"])
     assert gold(tmp_path, "daily_site_metrics", quiet).height == 0
+
+
+def test_cdn_health_per_hour(tmp_path):
+    write_silver(tmp_path, ROWS)
+    build(Settings(lake=Lake(root=str(tmp_path))), Window(D, D), ["cdn_health_hourly"])
+    hours = {r["hour"]: r for r in gold(tmp_path, "cdn_health_hourly").to_dicts()}
+    assert sorted(hours) == [10, 11, 12, 13, 14]
+    # 10:00 — a (100 ms, Hit), b (20 ms, Hit), c (300 ms, Miss); nearest rank p50 = 2nd = 100.
+    ten = hours[10]
+    assert (ten["requests"], ten["page_view_requests"], ten["status_2xx"]) == (3, 2, 3)
+    assert ten["cache_hit_ratio"] == 2 / 3 and ten["error_rate_5xx"] == 0
+    assert (ten["time_taken_ms_p50"], ten["time_taken_ms_p95"], ten["ttfb_ms_p50"]) == (100, 300, 50)
+    assert (hours[13]["bot_requests"], hours[14]["status_5xx"], hours[14]["error_rate_5xx"]) == (1, 1, 1.0)
+    # Summed over the hours, the day's figures of daily_site_metrics.
+    assert sum(r["requests"] for r in hours.values()) == 7
+
+
+def test_slowest_paths_rank_only_paths_with_enough_requests(tmp_path):
+    rows = [req(f"s{i}", at(10, i), "v1", "/slow", 200, 100 * (i + 1), 10, "Miss", 1) for i in range(3)]
+    rows += [req(f"f{i}", at(11, i), "v2", "/fast", 200, 10, 5, "Hit", 1) for i in range(3)]
+    rows += [req("r", at(12), "v3", "/rare", 200, 9999, 10, "Miss", 1)]
+    settings = Settings(lake=Lake(root=str(tmp_path)), report=Report(slow_path_min_requests=3))
+    write_silver(tmp_path, rows)
+    build(settings, Window(D, D), ["path_latency_daily"])
+    paths = {r["path"]: r for r in gold(tmp_path, "path_latency_daily").to_dicts()}
+    # /slow: 100, 200, 300 ms → p50 200, p95 300. /rare is slowest but has one request.
+    assert (paths["/slow"]["time_taken_ms_p50"], paths["/slow"]["time_taken_ms_p95"]) == (200, 300)
+    assert (paths["/slow"]["slowness_rank"], paths["/fast"]["slowness_rank"]) == (1, 2)
+    assert paths["/rare"]["slowness_rank"] is None and paths["/rare"]["requests"] == 1

@@ -9,6 +9,7 @@ final as (
         request_id,
         ts,
         dt,
+        hour,
         site,
         visitor_id,
         path,

@@ -1,0 +1,276 @@
+"""The daily report: one self-contained HTML page (charts inline, autoescaped), a Markdown
+summary and CSV files per day, read only from gold (and the ingest ledger for data quality),
+so every figure in it is one a user can find again with SQL.
+
+    reports/dt=YYYY-MM-DD/daily_report.html, daily_report.md, <section>.csv
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import jinja2
+import polars as pl
+
+from pipelines import ledger
+from pipelines.charts import bars, polyline
+from pipelines.config import Settings
+from pipelines.export import safe_csv
+from pipelines.landing import landing_hour
+from pipelines.storage import ObjectInfo, Storage
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+HEADLINE = [  # (column of daily_site_metrics, label, kind)
+    ("visitors", "Visitors", "int"),
+    ("page_views", "Page views", "int"),
+    ("sessions", "Sessions", "int"),
+    ("bounce_rate", "Bounce rate", "pct"),
+    ("avg_session_duration_s", "Avg. session", "seconds"),
+    ("dau", "DAU", "int"),
+    ("wau", "WAU", "int"),
+    ("mau", "MAU", "int"),
+]
+TOP_DIMENSIONS = [  # (dimension of daily_dimension_stats, title, measure)
+    ("page", "Top pages", "page_views"),
+    ("entry_page", "Entry pages", "sessions"),
+    ("exit_page", "Exit pages", "sessions"),
+    ("referrer_domain", "Referrers", "sessions"),
+    ("channel", "Channels", "sessions"),
+    ("utm_campaign", "Campaigns", "sessions"),
+    ("country", "Countries", "visitors"),
+    ("device_type", "Devices", "visitors"),
+    ("browser", "Browsers", "visitors"),
+]
+LATE_AFTER = timedelta(hours=1)  # an object landing over an hour after its records' day ended
+
+
+@dataclass
+class SiteReport:
+    site: str
+    headline: list[dict]  # label, value, kind, previous day, same weekday a week earlier
+    metrics: dict  # the day's daily_site_metrics row
+    hourly: list[dict]  # hour, page views, requests, peak online, 5xx, p95
+    tops: list[dict]  # title, measure, rows
+    slow_paths: list[dict]
+
+
+@dataclass
+class DailyReport:
+    day: date
+    sites: list[SiteReport]
+    quality: dict
+    funnels: list[dict] = field(default_factory=list)  # name, steps (funnels span every site)
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def empty(self) -> bool:
+        return not self.sites
+
+
+class Gold:
+    """Read-only DuckDB over the gold partitions of given days."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self.con = duckdb.connect()
+        self.con.execute("set timezone = 'UTC'")
+
+    def frame(self, table: str, days: list[date], where: str = "true", params: list | None = None,
+              order: str = "1") -> pl.DataFrame:
+        files = [self.storage.uri(k) for d in days
+                 if self.storage.exists(k := f"gold/{table}/dt={d.isoformat()}/data.parquet")]
+        if not files:
+            return pl.DataFrame()
+        query = f"select * from read_parquet($files, hive_partitioning = false) where {where} order by {order}"
+        values: dict[str, object] = {"files": files}
+        values.update({f"p{i}": p for i, p in enumerate(params or [])})
+        frame = pl.from_arrow(self.con.sql(query, params=values).to_arrow_table())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+
+def _change(now: float | None, before: float | None) -> float | None:
+    if now is None or before in (None, 0):
+        return None
+    return (now - before) / before
+
+
+def _hourly(gold: Gold, day: date, site: str) -> list[dict]:
+    views = gold.frame("page_views", [day], "site = $p0", [site])
+    presence = gold.frame("presence_snapshots", [day], "site = $p0", [site])
+    cdn = gold.frame("cdn_health_hourly", [day], "site = $p0", [site])
+    by_hour = {h: {"hour": h, "page_views": 0, "requests": 0, "peak_online": 0, "status_5xx": 0,
+                   "time_taken_ms_p95": None} for h in range(24)}
+    if views.height:
+        for h, n in views.group_by(pl.col("ts").dt.hour().alias("h")).len().iter_rows():
+            by_hour[h]["page_views"] = n
+    if presence.height:
+        for h, n in presence.group_by(pl.col("snapshot_ts").dt.hour().alias("h")).agg(
+                pl.col("online_visitors").max()).iter_rows():
+            by_hour[h]["peak_online"] = n
+    for row in cdn.iter_rows(named=True):
+        by_hour[row["hour"]].update(requests=row["requests"], status_5xx=row["status_5xx"],
+                                    time_taken_ms_p95=row["time_taken_ms_p95"])
+    return [by_hour[h] for h in range(24)]
+
+
+def _site(gold: Gold, settings: Settings, day: date, site: str, metrics: pl.DataFrame) -> SiteReport:
+    rows = {r["dt"]: r for r in metrics.filter(pl.col("site") == site).iter_rows(named=True)}
+    today = rows[day]
+    headline = [{"label": label, "kind": kind, "value": today[col],
+                 "vs_day": _change(today[col], (rows.get(day - timedelta(days=1)) or {}).get(col)),
+                 "vs_week": _change(today[col], (rows.get(day - timedelta(days=7)) or {}).get(col))}
+                for col, label, kind in HEADLINE]
+    dims = gold.frame("daily_dimension_stats", [day], "site = $p0 and rank <= $p1",
+                      [site, settings.report.top_n], order="dimension, rank")
+    tops = []
+    for dimension, title, measure in TOP_DIMENSIONS:
+        part = dims.filter(pl.col("dimension") == dimension) if dims.height else dims
+        tops.append({"key": dimension, "title": title, "measure": measure,
+                     "rows": [{"value": r["value"], "page_views": int(r["page_views"] or 0),
+                               "visitors": r["visitors"], "sessions": r["sessions"]}
+                              for r in part.iter_rows(named=True)] if part.height else []})
+    slow = gold.frame("path_latency_daily", [day], "site = $p0 and slowness_rank <= $p1",
+                      [site, settings.report.top_n], order="slowness_rank")
+    return SiteReport(site=site, headline=headline, metrics=today, hourly=_hourly(gold, day, site),
+                      tops=tops, slow_paths=slow.to_dicts() if slow.height else [])
+
+
+def _funnels(gold: Gold, day: date) -> list[dict]:
+    funnels = gold.frame("funnel_daily", [day], order="funnel, step")
+    if not funnels.height:
+        return []
+    return [{"name": name, "steps": funnels.filter(pl.col("funnel") == name).to_dicts()}
+            for name in funnels["funnel"].unique(maintain_order=True).to_list()]
+
+
+def _late(obj: ObjectInfo, day: date) -> bool:
+    end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return landing_hour(obj) >= end + LATE_AFTER
+
+
+def _quality(storage: Storage, day: date) -> dict:
+    entries = [e for e in ledger.load(storage).values() if any(h[:10] == day.isoformat() for h in e.hours)]
+    return {
+        "objects": len(entries),
+        "lines": sum(e.lines for e in entries),
+        "quarantined": sum(e.quarantined for e in entries),
+        "duplicates": sum(e.duplicates for e in entries),
+        "late_objects": sum(_late(ObjectInfo(e.object, e.size, e.mtime_ns), day) for e in entries),
+        "objects_with_errors": sum(1 for e in entries if e.error),
+    }
+
+
+def gather(settings: Settings, day: date) -> DailyReport:
+    storage = Storage(settings.lake.root)
+    gold = Gold(storage)
+    metrics = gold.frame("daily_site_metrics", [day - timedelta(days=7), day - timedelta(days=1), day],
+                         order="site, dt")
+    sites = sorted(metrics.filter(pl.col("dt") == day)["site"].to_list()) if metrics.height else []
+    if settings.report.site:
+        sites = [s for s in sites if s == settings.report.site]
+    return DailyReport(day=day, sites=[_site(gold, settings, day, s, metrics) for s in sites],
+                       quality=_quality(storage, day), funnels=_funnels(gold, day) if sites else [])
+
+
+def _metric(value: object, kind: str) -> str:
+    if value is None:
+        return "–"
+    v = float(value)  # type: ignore[arg-type]
+    if kind == "pct":
+        return f"{v:.1%}"
+    if kind == "seconds":
+        return f"{int(v // 60)}m {int(v % 60):02d}s" if v >= 60 else f"{v:.0f}s"
+    return f"{int(v):,}"
+
+
+def _change_text(change: float | None) -> str:
+    return "–" if change is None else f"{change:+.1%}"
+
+
+def _share(part: object, whole: object) -> str:
+    return f"{float(part) / float(whole):.1%}" if whole else "–"  # type: ignore[arg-type]
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(metric=_metric, change=_change_text, share=_share)
+    env.globals.update(bars=bars, polyline=polyline, hour_labels=[f"{h:02d}" for h in range(24)])
+    return env
+
+
+def render_html(report: DailyReport) -> str:
+    return _environment().get_template("daily_report.html.j2").render(report=report)
+
+
+def _md(value: object) -> str:
+    """A Markdown table cell: no markup, no pipes, no line breaks."""
+    text = "" if value is None else str(value)
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " ").replace("\r", " ").replace("`", "\\`"))
+
+
+def render_markdown(report: DailyReport) -> str:
+    lines = [f"# Footfall daily report — {report.day}", ""]
+    if report.empty:
+        lines += [f"No data for {report.day}.", ""]
+    for s in report.sites:
+        lines += [f"## {_md(s.site)}", "", "| metric | value | vs day before | vs last week |", "|---|---:|---:|---:|"]
+        lines += [f"| {h['label']} | {_metric(h['value'], h['kind'])} | {_change_text(h['vs_day'])} | "
+                  f"{_change_text(h['vs_week'])} |" for h in s.headline]
+        m = s.metrics
+        lines += ["", f"Requests {m['requests']:,} · 5xx {_metric(m['error_rate_5xx'], 'pct')} · cache hits "
+                      f"{_metric(m['cache_hit_ratio'], 'pct')} · p95 {m['time_taken_ms_p95']} ms · bots "
+                      f"{_share(m['bot_requests'], m['requests'])} · peak online "
+                      f"{max(h['peak_online'] for h in s.hourly)}", ""]
+        top_pages = next(t for t in s.tops if t["key"] == "page")
+        lines += ["| top page | page views |", "|---|---:|"]
+        lines += [f"| {_md(r['value'])} | {r['page_views']:,} |" for r in top_pages["rows"][:5]]
+        lines.append("")
+    q = report.quality
+    lines += ["## Data quality", "", f"{q['lines']:,} landing lines, {q['quarantined']:,} quarantined, "
+              f"{q['late_objects']} late object(s).", ""]
+    return "\n".join(lines)
+
+
+def csv_files(report: DailyReport) -> dict[str, bytes]:
+    """One CSV per section, every site in each (formula-safe)."""
+    headline, hourly, tops, slow = [], [], [], []
+    funnels = [st for f in report.funnels for st in f["steps"]]
+    for s in report.sites:
+        headline += [{"site": s.site, "metric": h["label"], "value": h["value"], "change_vs_day_before":
+                      h["vs_day"], "change_vs_week_before": h["vs_week"]} for h in s.headline]
+        hourly += [{"site": s.site, **h} for h in s.hourly]
+        tops += [{"site": s.site, "dimension": t["key"], "rank": i + 1, **r}
+                 for t in s.tops for i, r in enumerate(t["rows"])]
+        slow += [{"site": s.site, **p} for p in s.slow_paths]
+    sections = {"headline": headline, "hourly": hourly, "top_values": tops, "slow_paths": slow,
+                "funnels": funnels, "data_quality": [report.quality]}
+    return {f"{name}.csv": safe_csv(pl.DataFrame(rows, infer_schema_length=None)) if rows else b""
+            for name, rows in sections.items()}
+
+
+@dataclass
+class WrittenReport:
+    report: DailyReport
+    keys: list[str]
+
+
+def report_prefix(day: date) -> str:
+    return f"reports/dt={day.isoformat()}/"
+
+
+def write_report(settings: Settings, day: date) -> WrittenReport:
+    """Gather, render and write the day's report into the lake (each file replaced atomically)."""
+    storage = Storage(settings.lake.root)
+    report = gather(settings, day)
+    prefix = report_prefix(day)
+    files = {"daily_report.html": render_html(report).encode(),
+             "daily_report.md": render_markdown(report).encode(), **csv_files(report)}
+    for name, data in files.items():
+        storage.write_bytes(prefix + name, data)
+    return WrittenReport(report=report, keys=[prefix + n for n in files])

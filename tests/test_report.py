@@ -1,0 +1,174 @@
+"""The daily report: figures equal to gold (read back from the rendered page in Chromium),
+hostile strings shown as text, a clear no-data page, formula-safe CSV, and delivery to S3
+and SES against an AWS API server process."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import boto3
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.cli import main
+from pipelines.config import Lake, Report, Settings
+from pipelines.export import neutralise
+from pipelines.ingest import ingest
+from pipelines.models import Window, build
+from pipelines.report import write_report
+from pipelines.storage import Storage
+from tests.browser import chromium
+from tests.conftest import KEY, REPO
+from tests.s3server import apply_env, moto_server
+from tests.test_models import write_silver
+from tests.test_sessions import pv
+
+OUT = REPO / "test-output" / "report"
+DAY = date(2026, 11, 2)
+
+
+@pytest.fixture(scope="module")
+def built_lake(tmp_path_factory):
+    """A generated day, ingested and built: what `make demo` makes, smaller."""
+    from pipelines.generate import GenerateOptions, generate
+
+    root = tmp_path_factory.mktemp("report") / "lake"
+    generate(Storage(str(root)), GenerateOptions(start=DAY, days=1, visitors=600, bots=4, seed=3))
+    settings = Settings(lake=Lake(root=str(root)))
+    ingest(settings, KEY)
+    build(settings, Window(DAY, DAY))
+    return root, settings
+
+
+def gold_sql(root, table: str, where: str = "true") -> list[dict]:
+    rel = duckdb.sql(f"select * from read_parquet('{root}/gold/{table}/dt={DAY}/data.parquet') where {where}")
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+
+
+def test_the_report_shows_the_gold_figures(built_lake):
+    root, settings = built_lake
+    written = write_report(settings, DAY)
+    html_path = root / f"reports/dt={DAY}/daily_report.html"
+    assert str(html_path).endswith(written.keys[0])
+    OUT.mkdir(parents=True, exist_ok=True)
+    metrics = {m["site"]: m for m in gold_sql(root, "daily_site_metrics")}
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(html_path.as_uri())
+        page.screenshot(path=str(OUT / "daily_report.png"), full_page=True)
+        assert sorted(page.locator("section.site").evaluate_all("els => els.map(e => e.dataset.site)")) \
+            == sorted(metrics)
+        for site, m in metrics.items():
+            section = page.locator(f'section[data-site="{site}"]')
+            card = lambda label: section.locator(f'.card[data-metric="{label}"] .v').inner_text()  # noqa: E731
+            assert card("Visitors") == f"{m['visitors']:,}"
+            assert card("Page views") == f"{m['page_views']:,}"
+            assert card("Sessions") == f"{m['sessions']:,}"
+            assert card("Bounce rate") == f"{m['bounce_rate']:.1%}"
+            # Top page: the rank-1 page of daily_dimension_stats.
+            top = gold_sql(root, "daily_dimension_stats",
+                           f"site = '{site}' and dimension = 'page' and rank = 1")[0]
+            first = section.locator('table[data-top="page"] tr').nth(1).locator("td")
+            assert first.nth(0).inner_text() == top["value"]
+            assert first.nth(1).inner_text() == f"{int(top['page_views']):,}"
+            # Hourly requests sum to the day's requests.
+            cells = section.locator('table[data-table="hourly"] tr td:nth-child(2)').all_inner_texts()
+            assert sum(int(c.replace(",", "")) for c in cells) == m["requests"]
+        quarantined = duckdb.sql(f"select count(*) from read_parquet('{root}/quarantine/*/*/*.parquet')").fetchall()[0][0]
+        assert page.locator("#quarantined").inner_text() == f"{quarantined:,}"
+        mobile = browser.new_page()
+        mobile.set_viewport_size({"width": 390, "height": 844})
+        mobile.goto(html_path.as_uri())
+        # Readable on a phone: nothing wider than the screen.
+        assert mobile.evaluate("document.documentElement.scrollWidth") <= 390
+        mobile.screenshot(path=str(OUT / "daily_report_phone.png"))
+    # The Markdown summary and CSVs carry the same numbers.
+    md = (root / f"reports/dt={DAY}/daily_report.md").read_text()
+    for m in metrics.values():
+        assert f"| Visitors | {m['visitors']:,} |" in md
+    hourly = pl.read_csv(root / f"reports/dt={DAY}/hourly.csv")
+    assert hourly.group_by("site").agg(pl.col("requests").sum()).sort("site").rows() == \
+        sorted((s, m["requests"]) for s, m in metrics.items())
+
+
+HOSTILE_PATH = "/<script>alert(1)</script>"
+HOSTILE_REF = '"><img src=x onerror=alert(2)>'
+FORMULA = '=HYPERLINK("http://evil.example","x")'
+
+
+def test_hostile_paths_and_referrers_are_text_not_markup(tmp_path):
+    at = datetime(2026, 11, 2, 10, tzinfo=UTC)
+    rows = [pv(f"r{i}", at + timedelta(minutes=i), visitor=f"v{i}", path=p, referrer=HOSTILE_REF)
+            for i, p in enumerate([HOSTILE_PATH, HOSTILE_PATH, FORMULA, "/"])]
+    write_silver(tmp_path, rows)
+    settings = Settings(lake=Lake(root=str(tmp_path)), report=Report(slow_path_min_requests=1))
+    build(settings, Window(DAY, DAY))
+    write_report(settings, DAY)
+    html = (tmp_path / f"reports/dt={DAY}/daily_report.html").read_text()
+    assert "<script>alert" not in html and "<img src=x" not in html
+    dialogs = []
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto((tmp_path / f"reports/dt={DAY}/daily_report.html").as_uri())
+        page.wait_for_timeout(300)
+        assert page.locator("script, img").count() == 0
+        tops = page.locator('table[data-top="page"]').inner_text()
+        assert HOSTILE_PATH in tops  # shown, as text
+        assert HOSTILE_REF in page.locator('table[data-top="referrer_domain"]').inner_text()
+    assert dialogs == []
+    # In the CSV the formula is neutralised, the script is plain text.
+    top = list(csv.DictReader(io.StringIO((tmp_path / f"reports/dt={DAY}/top_values.csv").read_text())))
+    values = {r["value"] for r in top if r["dimension"] == "page"}
+    assert "'" + FORMULA in values and FORMULA not in values and HOSTILE_PATH in values
+    md = (tmp_path / f"reports/dt={DAY}/daily_report.md").read_text()
+    assert "<script>" not in md and "&lt;script&gt;" in md
+
+
+def test_a_day_without_data_renders_a_no_data_page(tmp_path, capsys):
+    assert main(["report", "--lake", str(tmp_path), "--date", "2026-01-05"]) == 0
+    assert "no data" in capsys.readouterr().out
+    html = tmp_path / "reports/dt=2026-01-05/daily_report.html"
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(html.as_uri())
+        assert "No data for 2026-01-05" in page.locator("#no-data").inner_text()
+        page.screenshot(path=str(OUT / "no_data.png"))
+
+
+def test_export_is_spreadsheet_safe_and_covers_the_range(tmp_path, capsys):
+    at = datetime(2026, 11, 2, 10, tzinfo=UTC)
+    rows = [pv("a", at, path=FORMULA), pv("b", at + timedelta(days=1), visitor="v2", path="+1-555"),
+            pv("c", at + timedelta(days=1, minutes=1), visitor="v3", path="/-not-a-formula")]
+    write_silver(tmp_path, rows)
+    build(Settings(lake=Lake(root=str(tmp_path))), Window(DAY, DAY + timedelta(days=1)), ["page_views"])
+    out = tmp_path / "pv.csv"
+    assert main(["export", "page_views", "--lake", str(tmp_path), "--date", "2026-11-02",
+                 "--through", "2026-11-03", "--out", str(out)]) == 0
+    exported = list(csv.DictReader(out.open()))
+    assert sorted(r["path"] for r in exported) == sorted(["'" + FORMULA, "'+1-555", "/-not-a-formula"])
+    assert "3 rows of page_views" in capsys.readouterr().err
+    # Numbers stay numbers; only text columns are touched.
+    frame = neutralise(pl.DataFrame({"n": [-1, 2], "t": ["-1", "@x"]}))
+    assert frame.rows() == [(-1, "'-1"), (2, "'@x")]
+
+
+def test_delivery_to_s3_and_ses(built_lake, monkeypatch):
+    root, settings = built_lake
+    with moto_server() as url:
+        apply_env(monkeypatch, url)
+        boto3.client("s3").create_bucket(Bucket="reports")
+        ses = boto3.client("ses")
+        ses.verify_email_identity(EmailAddress="footfall@example.com")
+        config = root.parent / "footfall.toml"
+        config.write_text('[report]\ndeliver_s3 = "s3://reports/daily"\n'
+                          'email_to = ["team@example.com"]\nemail_from = "footfall@example.com"\n')
+        assert main(["report", "--config", str(config), "--lake", str(root), "--date", DAY.isoformat()]) == 0
+        keys = sorted(o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="reports")["Contents"])
+        assert f"daily/dt={DAY}/daily_report.html" in keys and f"daily/dt={DAY}/hourly.csv" in keys
+        body = boto3.client("s3").get_object(Bucket="reports", Key=f"daily/dt={DAY}/daily_report.html")["Body"].read()
+        assert body == (root / f"reports/dt={DAY}/daily_report.html").read_bytes()
+        assert ses.get_send_quota()["SentLast24Hours"] == 1
