@@ -63,7 +63,10 @@ def test_the_report_shows_the_gold_figures(built_lake):
             == sorted(metrics)
         for site, m in metrics.items():
             section = page.locator(f'section[data-site="{site}"]')
-            card = lambda label: section.locator(f'.card[data-metric="{label}"] .v').inner_text()  # noqa: E731
+
+            def card(label: str, section=section) -> str:
+                return section.locator(f'.card[data-metric="{label}"] .v').inner_text()
+
             assert card("Visitors") == f"{m['visitors']:,}"
             assert card("Page views") == f"{m['page_views']:,}"
             assert card("Sessions") == f"{m['sessions']:,}"
