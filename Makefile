@@ -39,7 +39,11 @@ test: install system-packages
 	$(BIN)/python -m pytest -q
 
 bench: install
+	@command -v goaccess >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends goaccess ; }
 	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/report_bench.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -11,14 +11,16 @@ and the largest hour partition, not by the input.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +56,7 @@ class ParseTask:
     staging: str
     settings: Settings
     key: bytes
+    inner_workers: int = 1  # threads parsing this task's batches (when tasks < workers)
 
 
 @dataclass
@@ -146,6 +149,12 @@ class _Batch:
         self.layout: tuple[str, ...] | None = None
         self.size = 0
         self.number = 0
+        # Batches of one large object parse in parallel when this task has spare workers;
+        # at most `inner_workers` in flight, so memory stays bounded by the chunk size.
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(task.inner_workers, thread_name_prefix="ingest-batch") \
+            if task.inner_workers > 1 else None
+        self.pending: deque[Future] = deque()
 
     def add(self, index: int, lines: Lines, size: int, layout: tuple[str, ...]) -> None:
         if self.pieces and layout != self.layout:
@@ -161,29 +170,45 @@ class _Batch:
     def flush(self) -> None:
         if not self.pieces:
             return
-        parsed = self.parse(concat(self.pieces), self.layout)
-        _record(self.task, self.number, parsed, self.members, self.results,
-                self.quarantines, self.opts)
+        args = (concat(self.pieces), self.layout, self.number, self.members)
+        if self.pool is None:
+            self._process(*args)
+        else:
+            while len(self.pending) >= self.task.inner_workers:
+                self.pending.popleft().result()
+            self.pending.append(self.pool.submit(self._process, *args))
         self.pieces, self.members, self.size = [], [], 0
         self.number += 1
+
+    def _process(self, lines: Lines, layout: tuple[str, ...] | None, number: int, members: list[int]) -> None:
+        parsed = self.parse(lines, layout)
+        _record(self.task, number, parsed, members, self.results, self.quarantines, self.opts, self.lock)
+
+    def finish(self) -> None:
+        self.flush()
+        while self.pending:
+            self.pending.popleft().result()
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 def _record(task: ParseTask, number: int, parsed, members: list[int],
             results: dict[int, ObjectResult], quarantines: dict[int, _Quarantine],
-            opts: EnrichOptions) -> None:
+            opts: EnrichOptions, lock: threading.Lock) -> None:
     """Attribute one parsed batch to its objects: rejects, counts, and staged rows."""
-    for part, n in parsed.extra_by_part.items():
-        results[members[part]].extra_columns += n
-    if parsed.rejects.num_rows:
-        parts = pl.from_arrow(parsed.rejects.select(["part"])).to_series()
-        for part in parts.unique().to_list():
-            quarantines[members[part]].add(parsed.rejects.filter(pc.equal(parsed.rejects["part"], part)))
+    with lock:
+        for part, n in parsed.extra_by_part.items():
+            results[members[part]].extra_columns += n
+        if parsed.rejects.num_rows:
+            parts = pl.from_arrow(parsed.rejects.select(["part"])).to_series()
+            for part in parts.unique().to_list():
+                quarantines[members[part]].add(parsed.rejects.filter(pc.equal(parsed.rejects["part"], part)))
     if parsed.frame.height:
-        _stage(task, number, parsed.frame, members, results, opts)
+        _stage(task, number, parsed.frame, members, results, opts, lock)
 
 
 def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
-           results: dict[int, ObjectResult], opts: EnrichOptions) -> None:
+           results: dict[int, ObjectResult], opts: EnrichOptions, lock: threading.Lock) -> None:
     """Enrich a parsed batch and spill it to staging, one file per record hour."""
     keys = [results[i].obj.key for i in members]
     order = rows.select(
@@ -193,10 +218,11 @@ def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
     silver = enrich_requests(rows, keys, opts).with_columns(part=rows["part"], _order=order)
     first = task.objects[0][0]
     touched = silver.group_by(["part", "dt", "hour"]).len()
-    for part, dt, hour, n in touched.iter_rows():
-        result = results[members[part]]
-        result.hours.add((str(dt), int(hour)))
-        result.parsed += n
+    with lock:
+        for part, dt, hour, n in touched.iter_rows():
+            result = results[members[part]]
+            result.hours.add((str(dt), int(hour)))
+            result.parsed += n
     for (dt, hour), piece in silver.drop("part").partition_by(["dt", "hour"], as_dict=True).items():
         folder = Path(task.staging) / f"{dt}_{hour:02d}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -244,7 +270,7 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
                     result.lines += parsed.lines
                     next_line = per_object.next_line
                     _record(task, 10**6 + index * 1000 + n, parsed, [index], results,
-                            quarantines, batch.opts)
+                            quarantines, batch.opts, batch.lock)
                     continue
                 else:
                     if n == 0:  # each standard log object starts with its own directives
@@ -258,7 +284,7 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
                     batch.add(index, piece, len(chunk) * len(piece.line_no) // max(1, lines.count), layout)
             if reader.error:
                 _unreadable(quarantine, result, next_line, reader.error)
-    batch.flush()
+    batch.finish()
     for index, quarantine in quarantines.items():
         quarantine.close()
         results[index].quarantined = quarantine.count
@@ -290,14 +316,16 @@ class _Inline(Executor):
     """Runs tasks in this process: for one worker, or tiny runs, where spawning costs more."""
 
     def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
-        from concurrent.futures import Future
-
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
         except BaseException as err:  # noqa: BLE001 - handed to the caller via the future
             future.set_exception(err)
         return future
+
+
+def _staged_bytes(folder: str) -> int:
+    return sum(f.stat().st_size for f in Path(folder).glob("*.arrow"))
 
 
 def _executor(workers: int, tasks: int) -> Executor:
@@ -357,6 +385,9 @@ def ingest(
     total_bytes = sum(o.size for _, o in todo)
     try:
         tasks = plan_tasks(todo, settings, staging, key)
+        if len(tasks) < settings.ingest.workers:  # few large objects: parallel within them
+            inner = settings.ingest.workers // len(tasks)
+            tasks = [dataclasses.replace(t, inner_workers=inner) for t in tasks]
         results: list[ObjectResult] = []
         done_bytes = 0
         with _executor(settings.ingest.workers, len(tasks)) as pool:
@@ -376,14 +407,23 @@ def ingest(
             merges = [MergeTask(settings.lake.root, os.path.join(staging, f"{d}_{h:02d}"), d, h,
                                 reprocessed) for d, h in hours]
             merged: list[MergeResult] = []
-            # One hour at a time: Polars already spreads each merge (dedupe, sort, Parquet
-            # encoding) over the cores, and a second concurrent hour would double the
-            # phase's peak memory, which is the run's peak.
-            merge_pool = _Inline()
-            for i, f in enumerate(as_completed([merge_pool.submit(merge_hour, m) for m in merges])):
-                merged.append(f.result())
+            # Large hours one at a time: Polars already spreads a merge (dedupe, sort,
+            # Parquet encoding) over the cores, and a second concurrent large hour would
+            # double the phase's peak memory, which is the run's peak. Small hours (a quiet
+            # site, or one big object spread over a day) have fixed costs that do not use
+            # the cores, so they merge in parallel within the same memory bound.
+            budget = settings.ingest.chunk_bytes * 4
+            small = [m for m in merges if _staged_bytes(m.folder) <= budget]
+            large = [m for m in merges if _staged_bytes(m.folder) > budget]
+            with _executor(settings.ingest.workers, len(small)) as small_pool:
+                for f in as_completed([small_pool.submit(merge_hour, m) for m in small]):
+                    merged.append(f.result())
+                    if on_progress:
+                        on_progress("merge", len(merged), len(merges))
+            for m in large:
+                merged.append(merge_hour(m))
                 if on_progress:
-                    on_progress("merge", i + 1, len(merges))
+                    on_progress("merge", len(merged), len(merges))
             summary.merge_seconds = time.perf_counter() - started - summary.parse_seconds
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -92,8 +93,11 @@ class Renderer:
     (DuckDB); `database` names the Glue database (Athena)."""
 
     def __init__(self, engine: str, settings: Settings, *, sources: dict[str, list[str]] | None = None,
-                 database: str = "footfall"):
+                 database: str = "footfall", gold: Callable[[str, Window], list[str] | None] | None = None):
         self.engine = engine
+        # DuckDB: the Parquet files of a mart's days, or None when a day is not built yet
+        # (then the mart is computed inline). Athena reads the mart's Glue table.
+        self.gold = gold or (lambda _name, _window: None)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(SQL_DIR),
                                       undefined=jinja2.StrictUndefined, autoescape=False,
                                       trim_blocks=True, lstrip_blocks=True)
@@ -125,19 +129,49 @@ class Renderer:
                         ("source", "date_literal", "empty_relation", "epoch_ms", "md5_hex", "utc_date",
                          "from_epoch_ms", "series", "percentile", "median", "json_text")})
         context["attribution_columns"] = columns.attribution_columns
-        context["ref"] = lambda dep, before_hours=0, after_hours=0: (
-            "(\n" + self.render(dep, window.widened(before_hours, after_hours)) + "\n)")
+        context["ref"] = lambda dep, before_hours=0, after_hours=0: self.ref(
+            dep, window.widened(before_hours, after_hours))
         return self.env.get_template(model.path).render(context).strip()
+
+    def ref(self, name: str, window: Window) -> str:
+        """A model as a relation: a built mart is read from gold (as dbt reads a table model),
+        anything else is inlined as a subquery."""
+        if not MODELS[name].ephemeral:
+            between = f"dt between date '{window.start.isoformat()}' and date '{window.end.isoformat()}'"
+            if self.engine == "athena":
+                return f"(select * from {self.globals['database']}.{name} where {between})"
+            files = self.gold(name, window)
+            if files:
+                return (f"(select * from read_parquet({_sql_list(files)}, hive_partitioning = false) "
+                        f"where {between})")
+        return "(\n" + self.render(name, window) + "\n)"
 
 
 def silver_files(storage: Storage, table: str, start: date, end: date) -> list[str]:
     """Parquet objects of a silver table whose `dt` partition lies in [start, end]."""
-    out = []
-    for obj in storage.list(f"silver/{table}/"):
-        m = _DT.search("/" + obj.key)
-        if m and start.isoformat() <= m.group(1) <= end.isoformat() and obj.key.endswith(".parquet"):
-            out.append(storage.uri(obj.key))
-    return out
+    return [storage.uri(o.key) for o in storage.list(f"silver/{table}/")
+            if o.key.endswith(".parquet") and _in_window(o.key, Window(start, end))]
+
+
+def fresh_gold(storage: Storage, name: str, window: Window) -> list[str] | None:
+    """The gold partitions of mart `name` for every day of `window` if each is newer than
+    all the silver it was built from; None otherwise (missing or stale: compute inline).
+    Reading a fresh mart instead of recomputing it is what makes a full build fast
+    (sessions are sessionized once, not once per mart that counts them)."""
+    model = MODELS[name]
+    wide = window.widened(model.lookback_hours, model.lookahead_hours)
+    newest_input = max((o.mtime_ns for t in SILVER for o in storage.list(f"silver/{t}/")
+                        if _in_window(o.key, wide)), default=0)
+    built = {o.key: o.mtime_ns for o in storage.list(f"gold/{name}/")}
+    keys = [f"gold/{name}/dt={d.isoformat()}/data.parquet" for d in window.days()]
+    if all(built.get(k, -1) >= newest_input for k in keys):
+        return [storage.uri(k) for k in keys]
+    return None
+
+
+def _in_window(key: str, window: Window) -> bool:
+    m = _DT.search("/" + key)
+    return bool(m) and window.start.isoformat() <= m.group(1) <= window.end.isoformat()
 
 
 def build(settings: Settings, window: Window, models: list[str] | None = None) -> dict[str, dict[str, int]]:
@@ -152,7 +186,8 @@ def build(settings: Settings, window: Window, models: list[str] | None = None) -
         model = MODELS[name]
         wide = window.widened(model.lookback_hours, model.lookahead_hours)
         sources = {t: silver_files(storage, t, wide.start, wide.end) for t in SILVER}
-        sql = Renderer("duckdb", settings, sources=sources).render(name, window)
+        sql = Renderer("duckdb", settings, sources=sources, gold=lambda m, w: fresh_gold(storage, m, w)) \
+            .render(name, window)
         frame = pl.from_arrow(con.sql(sql).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)
         report[name] = {}

@@ -4,6 +4,7 @@ rendering parses as Athena SQL and, transpiled back, gives DuckDB's rows."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -118,7 +119,7 @@ def test_athena_rendering_parses_as_athena_sql(name):
 def test_athena_rendering_gives_duckdbs_rows(tmp_path, name):
     write_silver(tmp_path, ROWS, EVENTS_ROWS)
     cfg = settings(tmp_path)
-    build(cfg, Window(DAY, DAY), [name])
+    build(cfg, Window(DAY, DAY), [name] if name == "sessions" else ["sessions", name])
     expected = gold(tmp_path, name)
     con = duckdb.connect()
     con.execute("set timezone = 'UTC'")
@@ -126,7 +127,34 @@ def test_athena_rendering_gives_duckdbs_rows(tmp_path, name):
     for table in ("requests", "events"):
         con.execute(f"create view footfall.{table} as select * from read_parquet("
                     f"'{tmp_path}/silver/{table}/*/*/*.parquet', hive_partitioning = false)")
+    con.execute(f"create view footfall.sessions as select * from read_parquet("
+                f"'{tmp_path}/gold/sessions/*/*.parquet', hive_partitioning = false)")
     athena = Renderer("athena", cfg).render(name, Window(DAY, DAY))
     as_duckdb = sqlglot.transpile(athena, read="athena", write="duckdb")[0]
     got = pl.from_arrow(con.sql(as_duckdb).to_arrow_table())
     assert got.sort(got.columns).equals(expected.select(got.columns).sort(got.columns))
+
+
+@pytest.mark.parametrize("mart", ["daily_site_metrics", "daily_dimension_stats"])
+def test_a_mart_reads_fresh_gold_sessions_and_recomputes_stale_ones(tmp_path, mart):
+    """Marts that count sessions read gold `sessions` when it is newer than its silver, and
+    sessionize inline when it is missing or stale: the rows are the same either way."""
+    write_silver(tmp_path, ROWS, EVENTS_ROWS)
+    cfg = settings(tmp_path)
+    build(cfg, Window(DAY, DAY), [mart])  # no gold sessions yet: inline
+    inline = gold(tmp_path, mart)
+    build(cfg, Window(DAY, DAY), ["sessions", mart])  # reads the fresh gold sessions
+    reads = Renderer("duckdb", cfg, sources={"requests": [], "events": []},
+                     gold=lambda m, w: [f"{m}.parquet"]).render(mart, Window(DAY, DAY))
+    assert "'sessions.parquet'" in reads
+    assert gold(tmp_path, mart).equals(inline)
+    # Silver changes after sessions were built: a new visitor's page view at 15:00.
+    time.sleep(0.01)
+    write_silver(tmp_path, ROWS + [request("late", 15, 0, visitor="v9", path="/late")], EVENTS_ROWS)
+    build(cfg, Window(DAY, DAY), [mart])  # gold sessions are stale now: recomputed inline
+    stale_safe = gold(tmp_path, mart)
+    fresh = tmp_path / "fresh"
+    write_silver(fresh, ROWS + [request("late", 15, 0, visitor="v9", path="/late")], EVENTS_ROWS)
+    build(settings(fresh), Window(DAY, DAY), [mart])
+    assert stale_safe.equals(gold(fresh, mart))
+    assert not stale_safe.equals(inline)
