@@ -51,7 +51,7 @@ def dataset(lines: int) -> Path:
         t = time.perf_counter()
         stats = generate(Storage(str(root)), GenerateOptions(
             start=start + timedelta(days=d), days=1, visitors=VISITORS_PER_DAY, bots=40,
-            seed=1000 + d, standard=False, object_minutes=5))
+            seed=1000 + d, standard=False, beacon=False, object_minutes=5))
         print(f"  generated day {d + 1}/{days}: {stats['rtl']['lines']:,} lines in "
               f"{stats['rtl']['objects']} objects ({time.perf_counter() - t:.0f}s)", flush=True)
     done.write_text("ok")

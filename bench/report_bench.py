@@ -38,7 +38,7 @@ def dataset(lines: int) -> Path:
     while True:
         shutil.rmtree(work / "lake", ignore_errors=True)
         generate(Storage(str(work / "lake")), GenerateOptions(start=DAY, days=1, visitors=visitors, bots=40,
-                                                              rtl=False, standard=True, seed=1))
+                                                              rtl=False, standard=True, beacon=False, seed=1))
         body = []
         for p in sorted((work / "lake/landing/standard").rglob("*")):
             if p.is_file():

@@ -13,15 +13,15 @@ from dagster_project.gold.schedules import daily_schedule
 from dagster_project.jobs import JOBS
 from dagster_project.reports.assets import daily_report
 from dagster_project.resources import default_resources
-from dagster_project.silver import checks as silver_checks
-from dagster_project.silver.assets import silver_requests
+from dagster_project.silver.assets import SILVER_ASSETS
+from dagster_project.silver.checks import SILVER_CHECKS
 from dagster_project.silver.sensors import landing_sensor
 
 
 def build_defs(resources: Mapping[str, object]) -> dg.Definitions:
     return dg.Definitions(
-        assets=[silver_requests, *GOLD_ASSETS, daily_report],
-        asset_checks=[*dg.load_asset_checks_from_modules([silver_checks]), *GOLD_CHECKS],
+        assets=[*SILVER_ASSETS, *GOLD_ASSETS, daily_report],
+        asset_checks=[*SILVER_CHECKS, *GOLD_CHECKS],
         jobs=JOBS,
         schedules=[daily_schedule],
         sensors=[landing_sensor],

@@ -51,7 +51,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     start = args.start or default_start(args.days)
     opts = GenerateOptions(start=start, days=args.days, visitors=args.visitors, bots=args.bots,
                            seed=args.seed, rtl="rtl" in args.sources,
-                           standard="standard" in args.sources)
+                           standard="standard" in args.sources, beacon="beacon" in args.sources)
     with console.status(f"generating {args.days} day(s) from {start} into {settings.lake.root}"):
         stats = generate(Storage(settings.lake.root), opts)
     table = Table(title="generated landing data")
@@ -150,7 +150,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     root = storage.uri()
     out.print(f"\nThe demo lake is in [bold]{root}[/]:")
     out.print(f"  silver requests   {root}/silver/requests/dt=*/hour=*/data.parquet")
+    out.print(f"  silver events     {root}/silver/events/dt=*/hour=*/data.parquet  (beacon)")
     out.print(f"  gold tables       {root}/gold/<table>/dt=*/data.parquet")
+    reports = sorted(o.key for o in storage.list("reports/") if o.key.endswith("daily_report.html"))
+    if reports:
+        out.print(f"  daily reports     {root}/reports/dt=*/  (latest: {storage.uri(reports[-1])})")
     out.print(f"  SQL catalog       {storage.full('catalog.duckdb')}  (footfall query \"select ...\")")
     out.print(f"  quarantine        {root}/quarantine/<source>/dt=*/")
     out.print(f"  ingest ledger     {root}/state/ingest_ledger.parquet")
@@ -327,11 +331,13 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--visitors", type=int, default=3000, help="human visitors per site")
     g.add_argument("--bots", type=int, default=12)
     g.add_argument("--seed", type=int, default=7)
-    g.add_argument("--sources", nargs="+", default=["rtl", "standard"], choices=["rtl", "standard"])
+    g.add_argument("--sources", nargs="+", default=["rtl", "standard", "beacon"],
+                   choices=["rtl", "standard", "beacon"])
     g.set_defaults(func=cmd_generate)
 
     i = sub.add_parser("ingest", parents=[common], help="parse new landing objects into silver")
-    i.add_argument("--sources", nargs="+", default=["rtl", "standard"], choices=["rtl", "standard"])
+    i.add_argument("--sources", nargs="+", default=["rtl", "standard", "beacon"],
+                   choices=["rtl", "standard", "beacon"])
     i.set_defaults(func=cmd_ingest)
 
     b = sub.add_parser("build", parents=[common], help="build gold models for a day or range of days")

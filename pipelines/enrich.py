@@ -13,8 +13,10 @@ import pyarrow as pa
 
 from pipelines.config import Settings
 from pipelines.hashing import daily_salt, hash_column
-from pipelines.schemas import REQUESTS_POLARS
+from pipelines.schemas import EVENTS_POLARS, REQUESTS_POLARS
 from pipelines.useragent import classify_column
+from rtl_parser.decode import decode_once, map_distinct, percent_decode
+from rtl_parser.normalise import _referrer_parts, utm_columns
 
 _SEP = "\x1f"  # unit separator: cannot appear in a decoded host, IP or user agent by accident
 
@@ -59,6 +61,34 @@ def page_view_rule(opts: EnrichOptions) -> pl.Expr:
     ).fill_null(False)
 
 
+def visitor_id_column(df: pl.DataFrame, opts: EnrichOptions, *, token: str, ip: pl.Expr,
+                      user_agent: str) -> pl.Series:
+    """Contract §7.1: the keyed hash of the first-party id where there is one; otherwise
+    derived from site + IP + user agent with a salt that rotates daily (Plausible's model).
+    The same raw id gives the same visitor_id in requests and beacon events."""
+    visitor_ids = hash_column(opts.key, df[token])
+    anonymous = visitor_ids.is_null().arg_true()
+    if anonymous.len():
+        # Only rows without a first-party id need the derived id: build its message there.
+        days = df["dt"].gather(anonymous).unique().to_list()
+        salts = {d: daily_salt(opts.key, d.isoformat() if opts.rotate_salt else "static")
+                 for d in days}
+        message = df[anonymous].select(pl.concat_str(
+            [pl.col("dt").replace_strict(salts, return_dtype=pl.String), pl.col("site"),
+             ip.fill_null(""), pl.col(user_agent).fill_null("")],
+            separator=_SEP,
+        )).to_series()
+        visitor_ids = visitor_ids.scatter(anonymous, hash_column(opts.key, message))
+    return visitor_ids
+
+
+def source_object_column(source_objects: str | list[str]) -> pl.Expr:
+    """The landing object of each row (`part` indexes the objects of a batch)."""
+    if isinstance(source_objects, str):
+        return pl.lit(source_objects)
+    return pl.col("part").replace_strict(dict(enumerate(source_objects)), return_dtype=pl.String)
+
+
 def enrich_requests(parsed: pl.DataFrame | pa.Table, source_objects: str | list[str],
                     opts: EnrichOptions) -> pl.DataFrame:
     """Silver rows (columns of `REQUESTS`) for one parsed batch.
@@ -76,30 +106,39 @@ def enrich_requests(parsed: pl.DataFrame | pa.Table, source_objects: str | list[
     )
     df = pl.concat([df, classify_column(df["user_agent"])], how="horizontal")
 
-    # Visitor id: keyed hash of the first-party id when the request carried one; otherwise
-    # derived from site + IP + user agent with a salt that rotates daily (Plausible's model).
     ip = pl.col("client_ip")
     if opts.client_ip == "x-forwarded-for":
         ip = pl.coalesce(pl.col("forwarded_ip"), ip)
-    visitor_ids = hash_column(opts.key, df["visitor_token"])
-    anonymous = visitor_ids.is_null().arg_true()
-    if anonymous.len():
-        # Only rows without a first-party id need the derived id: build its message there.
-        days = df["dt"].gather(anonymous).unique().to_list()
-        salts = {d: daily_salt(opts.key, d.isoformat() if opts.rotate_salt else "static")
-                 for d in days}
-        message = df[anonymous].select(pl.concat_str(
-            [pl.col("dt").replace_strict(salts, return_dtype=pl.String), pl.col("site"),
-             ip.fill_null(""), pl.col("user_agent").fill_null("")],
-            separator=_SEP,
-        )).to_series()
-        visitor_ids = visitor_ids.scatter(anonymous, hash_column(opts.key, message))
+    visitor_ids = visitor_id_column(df, opts, token="visitor_token", ip=ip, user_agent="user_agent")
     df = df.with_columns(
         visitor_id=visitor_ids,
         visitor_id_source=pl.when(pl.col("visitor_token").is_not_null())
         .then(pl.lit("header")).otherwise(pl.lit("derived")),
-        source_object=pl.lit(source_objects) if isinstance(source_objects, str)
-        else pl.col("part").replace_strict(dict(enumerate(source_objects)), return_dtype=pl.String),
+        source_object=source_object_column(source_objects),
     )
     df = df.with_columns(is_page_view=page_view_rule(opts))
     return df.select([pl.col(n).cast(t) for n, t in REQUESTS_POLARS.items()])
+
+
+def enrich_events(parsed: pl.DataFrame, source_objects: str | list[str], opts: EnrichOptions) -> pl.DataFrame:
+    """Silver rows (columns of `EVENTS`) for one parsed batch of beacon records: the IP and
+    user agent leave as a visitor id and coarse classes; the rest is typed and decoded."""
+    df = parsed.with_columns(
+        ts=pl.from_epoch(pl.col("received_ms"), time_unit="ms").dt.replace_time_zone("UTC"),
+        client_ts=pl.from_epoch(pl.col("client_ms"), time_unit="ms").dt.replace_time_zone("UTC"),
+        clock_skew_ms=pl.col("received_ms") - pl.col("client_ms"),
+        site=pl.col("site").str.to_lowercase(),
+        path=percent_decode(parsed["path"], decode_once),
+        visitor_token=pl.col("visitor").str.strip_chars().replace("", None),
+    ).with_columns(dt=pl.col("ts").dt.date(), hour=pl.col("ts").dt.hour().cast(pl.Int32))
+    df = pl.concat([df, classify_column(df["ua"])], how="horizontal")
+    ref = map_distinct(df["referrer"], _referrer_parts, pl.List(pl.String))
+    query = percent_decode(df["query"].fill_null(""), decode_once)
+    df = df.with_columns(
+        visitor_id=visitor_id_column(df, opts, token="visitor_token", ip=pl.col("ip"), user_agent="ua"),
+        referrer_domain=ref.list.get(0, null_on_oob=True),
+        schema_version=pl.lit(1, pl.Int16),
+        source_object=source_object_column(source_objects),
+        **utm_columns(query),
+    )
+    return df.select([pl.col(n).cast(t) for n, t in EVENTS_POLARS.items()])

@@ -60,6 +60,7 @@ class GenerateOptions:
     seed: int = 7
     rtl: bool = True
     standard: bool = True
+    beacon: bool = True  # the real-time-log site also runs the collector beacon
     object_minutes: int = 5  # Firehose buffer interval
     duplicate_rate: float = 0.002
     late_rate: float = 0.001
@@ -402,10 +403,98 @@ def write_standard(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) 
     return stats
 
 
+def beacon_events(reqs: pl.DataFrame, opts: GenerateOptions) -> pl.DataFrame:
+    """What the beacon on a page sends for the human page views of `reqs` (contract §5a):
+    a page_view, a heartbeat each minute the page stays open (up to 10), web vitals, clicks,
+    a form submit on the signup page, now and then a download. Same visitor id, IP and
+    user agent as the page's request, so the two sources stitch."""
+    rng = np.random.default_rng(opts.seed + 303)
+    pages = reqs.filter((pl.col("kind") == "page") & pl.col("status").is_in([200, 304])).sort(["visitor", "ts"])
+    n = pages.height
+    nxt = pages["ts"].shift(-1)
+    same = pages["visitor"].shift(-1) == pages["visitor"]
+    stay = pl.when(same & ((nxt - pages["ts"]) < 30 * 60_000)).then(nxt - pages["ts"]).otherwise(
+        pl.lit(rng.integers(5_000, 240_000, n))).alias("stay")
+    pages = pages.with_columns(stay=pl.select(stay).to_series(), page_id=pl.int_range(n))
+    base = pages.select("page_id", "ts", "visitor", "path", "query", "referer", "token", "ua", "ip",
+                        "country", "stay", "site")
+
+    def kind(frame: pl.DataFrame, name: str, offset: pl.Expr, props: pl.Expr, seq: pl.Expr) -> pl.DataFrame:
+        return frame.with_columns(type=pl.lit(name), at=(pl.col("ts") + offset).cast(pl.Int64),
+                                  props=props, seq=seq.cast(pl.Int64))
+
+    views = kind(base, "page_view", pl.lit(300), pl.lit("{}"), pl.lit(1))
+    beats = base.with_columns(k=pl.int_ranges(1, pl.min_horizontal(pl.col("stay") // 60_000, 10) + 1)) \
+        .explode("k").drop_nulls("k")
+    beats = kind(beats, "heartbeat", pl.col("k") * 60_000, pl.lit("{}"), pl.col("k") + 1).drop("k")
+    vit = base.filter(pl.Series(rng.random(n) < 0.5))
+    vitals = pl.concat([
+        kind(vit, "web_vital", pl.lit(2_500), pl.format('{{"name":"LCP","value":{}}}',
+             pl.Series(rng.lognormal(7.3, 0.5, vit.height).astype(int))), pl.lit(50)),
+        kind(vit, "web_vital", pl.lit(2_600), pl.format('{{"name":"TTFB","value":{}}}',
+             pl.Series(rng.lognormal(5.5, 0.6, vit.height).astype(int))), pl.lit(51)),
+    ])
+    clk = base.filter(pl.Series(rng.random(n) < 0.25) & (pl.col("stay") > 10_000))
+    clicks = kind(clk, "click", pl.lit(8_000), pl.lit('{"target":"cta"}'), pl.lit(60))
+    sub = base.filter((pl.col("path") == "/signup") & pl.Series(rng.random(n) < 0.5) & (pl.col("stay") > 20_000))
+    submits = kind(sub, "form_submit", pl.lit(15_000), pl.lit('{"form":"signup"}'), pl.lit(61))
+    dl = base.filter(pl.col("path").str.starts_with("/docs") & pl.Series(rng.random(n) < 0.1))
+    downloads = kind(dl, "download", pl.lit(5_000), pl.lit('{"file":"footfall.pdf"}'), pl.lit(62))
+    events = pl.concat([views, beats, vitals, clicks, submits, downloads]).sort(["at", "page_id", "seq"])
+    m = events.height
+    skew = rng.integers(-2_000, 800, m)
+    return events.with_columns(
+        event_id=pl.Series([str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(m)]),
+        received=pl.col("at"), client=pl.col("at") - pl.Series(skew),
+    )
+
+
+def beacon_lines(events: pl.DataFrame) -> pl.Series:
+    """NDJSON landing records, as the collector writes them."""
+    record = pl.struct(
+        v=pl.lit(1), event_id="event_id", type="type", client_ts="client", received_ts="received",
+        seq="seq", site="site", path="path", query=pl.col("query").replace("", None),
+        title=pl.concat_str(pl.lit("Example — "), pl.col("path")), referrer=pl.col("referer").replace("", None),
+        visitor=pl.col("token").replace("", None), ip="ip", ua="ua", country="country",
+    ).struct.json_encode().str.replace_all(r',"[a-z_]+":null', "")
+    # props is already JSON text: appended as the record's last key.
+    return events.select(pl.concat_str(record.str.strip_suffix("}"), pl.lit(',"props":'), pl.col("props"),
+                                       pl.lit("}"))).to_series()
+
+
+def write_beacon(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) -> dict[str, int]:
+    """Deliver beacon records as Firehose objects under landing/beacon/, by arrival time."""
+    rng = np.random.default_rng(opts.seed + 404)
+    events = beacon_events(reqs, opts)
+    text = beacon_lines(events).to_list()
+    n = len(text)
+    arrival = events["received"].to_numpy() + rng.integers(500, 30_000, n)
+    dup = np.flatnonzero(rng.random(n) < opts.duplicate_rate)
+    idx = np.concatenate([np.arange(n), dup])
+    when = np.concatenate([arrival, arrival[dup] + rng.integers(1_000, 60_000, len(dup))])
+    order = np.argsort(when, kind="stable")
+    idx, when = idx[order], when[order]
+    bucket = when // (opts.object_minutes * 60_000)
+    cuts = np.flatnonzero(np.diff(bucket)) + 1
+    stats = {"objects": 0, "lines": 0, "duplicates": len(dup), "events": n}
+    for part_idx, part_when in zip(np.split(idx, cuts), np.split(when, cuts), strict=True):
+        first = datetime.fromtimestamp(part_when[0] / 1000, tz=UTC)
+        key = (f"landing/beacon/{first:%Y/%m/%d/%H}/footfall-beacon-1-{first:%Y-%m-%d-%H-%M-%S}-"
+               f"{uuid.UUID(bytes=rng.bytes(16), version=4)}{'.gz' if opts.gzip else ''}")
+        body = _corrupt(rng, [text[i] for i in part_idx], opts.malformed_rate)
+        stats["lines"] += _write(storage, key, body, opts.gzip)
+        stats["objects"] += 1
+    return stats
+
+
 def generate(storage: Storage, opts: GenerateOptions) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    if opts.rtl:
-        out["rtl"] = write_rtl(storage, traffic(opts, RTL_SITE), opts)
+    if opts.rtl or opts.beacon:
+        reqs = traffic(opts, RTL_SITE)
+        if opts.rtl:
+            out["rtl"] = write_rtl(storage, reqs, opts)
+        if opts.beacon:
+            out["beacon"] = write_beacon(storage, reqs, opts)
     if opts.standard:
         small = GenerateOptions(**{**opts.__dict__, "visitors": max(1, opts.visitors // 4),
                                    "bots": max(1, opts.bots // 3)})

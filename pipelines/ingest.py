@@ -32,18 +32,23 @@ import pyarrow.parquet as pq
 
 from pipelines import ledger
 from pipelines.config import Settings
-from pipelines.enrich import EnrichOptions, enrich_requests
+from pipelines.enrich import EnrichOptions, enrich_events, enrich_requests
 from pipelines.landing import ChunkReader, discover, landing_hour
 from pipelines.memory import tune_malloc
 from pipelines.partitions import MergeResult, merge_partition
-from pipelines.schemas import QUARANTINE, REQUESTS
+from pipelines.schemas import QUARANTINE, SILVER
 from pipelines.storage import ObjectInfo, Storage
+from rtl_parser.beacon import BeaconParser
 from rtl_parser.lines import Lines, concat, split_lines
 from rtl_parser.realtime import RealtimeParser
 from rtl_parser.result import rejects_table
 from rtl_parser.standard import StandardJsonParser, StandardParser
 
 REQUEST_SOURCES = ("rtl", "standard")
+EVENT_SOURCES = ("beacon",)
+ALL_SOURCES = REQUEST_SOURCES + EVENT_SOURCES
+TABLE_OF = {"rtl": "requests", "standard": "requests", "beacon": "events"}  # silver table per source
+KEY_OF = {"requests": "request_id", "events": "event_id"}  # de-duplication key per table
 
 
 @dataclass(frozen=True)
@@ -215,7 +220,9 @@ def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
         pl.col("part").replace_strict(dict(enumerate(members)), return_dtype=pl.Int64)
         * (1 << 32) + pl.col("line_no")
     ).to_series()
-    silver = enrich_requests(rows, keys, opts).with_columns(part=rows["part"], _order=order)
+    table = TABLE_OF[task.source]
+    enrich = enrich_requests if table == "requests" else enrich_events
+    silver = enrich(rows, keys, opts).with_columns(part=rows["part"], _order=order)
     first = task.objects[0][0]
     touched = silver.group_by(["part", "dt", "hour"]).len()
     with lock:
@@ -224,7 +231,7 @@ def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
             result.hours.add((str(dt), int(hour)))
             result.parsed += n
     for (dt, hour), piece in silver.drop("part").partition_by(["dt", "hour"], as_dict=True).items():
-        folder = Path(task.staging) / f"{dt}_{hour:02d}"
+        folder = Path(task.staging) / table / f"{dt}_{hour:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         piece.write_ipc(folder / f"{first:06d}-{number:05d}.arrow", compression="uncompressed")
 
@@ -249,6 +256,9 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
     if task.source == "rtl":
         rtl = RealtimeParser(settings.rtl.fields, **opts)
         batch = _Batch(task, results, quarantines, lambda lines, _layout: rtl.parse_lines(lines))
+    elif task.source == "beacon":
+        beacon = BeaconParser()
+        batch = _Batch(task, results, quarantines, lambda lines, _layout: beacon.parse_lines(lines))
     else:
         std = StandardParser(**opts)
         batch = _Batch(task, results, quarantines, std.parse_lines)
@@ -259,10 +269,10 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
                                  max_line_bytes=settings.ingest.max_line_bytes)
             next_line, per_object = 1, None
             for n, chunk in enumerate(reader):
-                if task.source == "rtl":
+                if task.source in ("rtl", "beacon"):  # one layout per object: TSV or NDJSON
                     lines = split_lines(chunk, next_line, settings.ingest.max_line_bytes)
                     next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-                    segments = [(("rtl",), lines)] if len(lines.line_no) else []
+                    segments = [((task.source,), lines)] if len(lines.line_no) else []
                 elif n == 0 and chunk.lstrip()[:1] == b"{" or per_object is not None:
                     # Standard logging v2 as JSON lines: parsed object by object.
                     per_object = per_object or StandardJsonParser(**opts)
@@ -294,6 +304,7 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
 @dataclass(frozen=True)
 class MergeTask:
     lake_root: str
+    table: str
     folder: str
     dt: str
     hour: int
@@ -305,8 +316,8 @@ def merge_hour(task: MergeTask) -> MergeResult:
     tune_malloc()
     files = sorted(Path(task.folder).glob("*.arrow"))
     new = pl.concat([pl.read_ipc(f) for f in files])
-    result = merge_partition(Storage(task.lake_root), "requests", task.dt, task.hour, new,
-                             key_column="request_id", schema=REQUESTS,
+    result = merge_partition(Storage(task.lake_root), task.table, task.dt, task.hour, new,
+                             key_column=KEY_OF[task.table], schema=SILVER[task.table],
                              reprocessed=set(task.reprocessed))
     shutil.rmtree(task.folder, ignore_errors=True)
     return result
@@ -400,12 +411,12 @@ def ingest(
                     on_progress("parse", done_bytes, total_bytes)
 
             summary.parse_seconds = time.perf_counter() - started
-            hours = sorted({h for r in results for h in r.hours})
+            hours = sorted({(TABLE_OF[r.source], *h) for r in results for h in r.hours})
             # Rows already in a partition from an object of this run can only come from an
             # interrupted earlier run (or a changed object): they are replaced, not deduped.
             reprocessed = frozenset(o.key for _, o in todo)
-            merges = [MergeTask(settings.lake.root, os.path.join(staging, f"{d}_{h:02d}"), d, h,
-                                reprocessed) for d, h in hours]
+            merges = [MergeTask(settings.lake.root, t, os.path.join(staging, t, f"{d}_{h:02d}"), d, h,
+                                reprocessed) for t, d, h in hours]
             merged: list[MergeResult] = []
             # Large hours one at a time: Polars already spreads a merge (dedupe, sort,
             # Parquet encoding) over the cores, and a second concurrent large hour would

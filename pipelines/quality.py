@@ -45,11 +45,14 @@ class Reconciliation:
         return self.quarantined / self.lines if self.lines else 0.0
 
 
-def reconcile(storage: Storage, days: Iterable[date] | None = None) -> Reconciliation:
-    """Ledger totals over the objects whose records fall on `days` (all objects if None)."""
+def reconcile(storage: Storage, days: Iterable[date] | None = None,
+              sources: Iterable[str] | None = None) -> Reconciliation:
+    """Ledger totals over the objects (of `sources`) whose records fall on `days` (all if None)."""
     wanted = None if days is None else {d.isoformat() for d in days}
+    kinds = None if sources is None else set(sources)
     entries = [e for e in ledger.load(storage).values()
-               if wanted is None or any(h[:10] in wanted for h in e.hours)]
+               if (wanted is None or any(h[:10] in wanted for h in e.hours))
+               and (kinds is None or e.source in kinds)]
     return Reconciliation(
         objects=len(entries),
         lines=sum(e.lines for e in entries),

@@ -93,6 +93,8 @@ EVENTS = pa.schema([
     ("source_object", pa.string()),
 ])
 
+EVENTS_POLARS = pl.Schema(pl.from_arrow(EVENTS.empty_table()).schema)
+
 SILVER = {"requests": REQUESTS, "events": EVENTS}
 
 

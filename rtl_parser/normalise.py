@@ -322,17 +322,18 @@ def normalise(
         distribution_host=map_distinct(out["_distribution"], _host_of),
         referrer_domain=ref.list.get(0, null_on_oob=True),
         referrer_path=ref.list.get(1, null_on_oob=True),
-        **{
-            f"_utm_{k}": pl.col("query").str.extract(rf"(?:^|&)utm_{k}=([^&#]*)", 1)
-            for k in UTM_KEYS
-        },
     )
-    utm = {
-        f"utm_{k}": percent_decode(out[f"_utm_{k}"], decode_form).replace("", None)
+    out = out.with_columns(**utm_columns(out["query"]))
+    return out.rename({"_reason": "reject_reason"})
+
+
+def utm_columns(query: pl.Series) -> dict[str, pl.Series]:
+    """utm_source … utm_content of decoded query strings (form-decoded, empty → null)."""
+    return {
+        f"utm_{k}": percent_decode(query.str.extract(rf"(?:^|&)utm_{k}=([^&#]*)", 1), decode_form)
+        .replace("", None).alias(f"utm_{k}")
         for k in UTM_KEYS
     }
-    out = out.with_columns(**utm)
-    return out.rename({"_reason": "reject_reason"})
 
 
 PARSED_POLARS = pl.Schema(pl.from_arrow(PARSED_SCHEMA.empty_table()).schema)

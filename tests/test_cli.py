@@ -31,9 +31,15 @@ def test_generate_then_ingest_then_nothing_new(tmp_path):
     built = run("build", "--lake", lake, "--date", "2026-11-01")
     assert built.returncode == 0, built.stderr
     views = pl.read_parquet(f"{lake}/gold/page_views/dt=2026-11-01/data.parquet")
-    # Without beacon events every page view comes from the logs: silver's own count.
-    assert views.height == rows["is_page_view"].sum() > 0
-    assert set(views["source"]) == {"rtl"}
+    # The beacon-instrumented site counts its beacon page views, the other site its
+    # logged ones (page_views.source = auto): each source's own count in silver.
+    events = pl.read_parquet(f"{lake}/silver/events/*/*/*.parquet", hive_partitioning=False)
+    beacon_views = events.filter(pl.col("event_type") == "page_view")
+    assert set(beacon_views["site"]) == {"www.example.com"}
+    by_source = dict(views.group_by("source").len().iter_rows())
+    assert by_source["beacon"] == beacon_views.height > 0
+    logged = rows.filter(pl.col("site") != "www.example.com")
+    assert by_source["rtl"] == logged["is_page_view"].sum() > 0
     backwards = run("build", "--lake", lake, "--date", "2026-11-02", "--through", "2026-11-01")
     assert backwards.returncode == 2 and "is before" in backwards.stderr
     # The catalog answers at once; footfall query gives the same figure as the files.

@@ -16,7 +16,7 @@ from dagster_project.definitions import build_defs, defs
 from dagster_project.gold.plan import gold_plan
 from dagster_project.resources import FootfallResource, HashKeyResource
 from dagster_project.silver.sensors import landing_sensor
-from pipelines.ingest import ingest
+from pipelines.ingest import ALL_SOURCES, ingest
 from tests.conftest import KEY
 from tests.test_ingest import settings as ingest_settings
 
@@ -39,24 +39,30 @@ def test_definitions_snapshot():
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
         "gold/cdn_health_hourly", "gold/daily_dimension_stats", "gold/daily_site_metrics",
         "gold/funnel_daily", "gold/page_views", "gold/path_latency_daily", "gold/presence_routes",
-        "gold/presence_snapshots", "gold/sessions", "reports/daily_report", "silver/requests",
+        "gold/presence_snapshots", "gold/sessions", "reports/daily_report", "silver/events",
+        "silver/requests",
     ]
     assert sorted(k.to_user_string() for k in graph.asset_check_keys) == sorted([
         "gold/cdn_health_hourly:no_pii", "gold/daily_dimension_stats:no_pii",
         "gold/daily_site_metrics:no_pii", "gold/path_latency_daily:no_pii",
         "gold/funnel_daily:no_pii", "gold/page_views:no_pii", "gold/page_views:page_view_id_unique",
         "gold/presence_routes:no_pii", "gold/presence_snapshots:no_pii", "gold/sessions:no_pii",
-        "gold/sessions:session_id_unique", "silver/requests:no_pii",
-        "silver/requests:quarantine_rate", "silver/requests:reconciles",
-        "silver/requests:volume_drop",
+        "gold/sessions:session_id_unique",
+        *(f"silver/{t}:{c}" for t, key in (("requests", "request_id"), ("events", "event_id"))
+          for c in ("no_pii", "quarantine_rate", "reconciles", "volume_drop", f"{key}_unique")),
     ])
     jobs = {j.name for j in defs.resolve_all_job_defs()} - {"__ASSET_JOB"}
     assert jobs == {"ingest_landing", "build_gold", "daily_gold_and_report"}
     assert [s.name for s in defs.schedules] == ["daily_schedule"]
     assert [s.name for s in defs.sensors] == ["landing_sensor"]
     # The lookbacks are in the dependency graph: sessions of D read silver D-1 .. D+2.
-    mapping = defs.resolve_assets_def(dg.AssetKey(["gold", "sessions"])).get_partition_mapping(REQUESTS)
-    assert (mapping.start_offset, mapping.end_offset) == (-1, 2)
+    sessions = defs.resolve_assets_def(dg.AssetKey(["gold", "sessions"]))
+    for silver in (REQUESTS, dg.AssetKey(["silver", "events"])):
+        mapping = sessions.get_partition_mapping(silver)
+        assert (mapping.start_offset, mapping.end_offset) == (-1, 2)
+    # Marts that count sessions read the gold sessions of their day.
+    metrics = defs.resolve_assets_def(dg.AssetKey(["gold", "daily_site_metrics"]))
+    assert dg.AssetKey(["gold", "sessions"]) in metrics.dependency_keys
 
 
 def test_a_day_materialises_through_dagster_with_every_check_passing(small_lake):
@@ -69,6 +75,10 @@ def test_a_day_materialises_through_dagster_with_every_check_passing(small_lake)
     assert meta["rows_written"].value == silver_count(root) > 0
     assert meta["lines"].value == (meta["rows_written"].value + meta["duplicates"].value
                                    + meta["rows_quarantined"].value)
+    events = ingest_run.asset_materializations_for_node("silver__events")[0].metadata
+    beacon_views = duckdb.sql(f"select count(*) from read_parquet('{root}/silver/events/*/*/*.parquet') "
+                              "where event_type = 'page_view'").fetchall()[0][0]
+    assert events["rows_written"].value > beacon_views > 0
 
     gold_run = d.resolve_job_def("build_gold").execute_in_process(instance=instance, partition_key=DAY)
     assert gold_run.success
@@ -78,7 +88,9 @@ def test_a_day_materialises_through_dagster_with_every_check_passing(small_lake)
     pv = next(m for m in gold_run.get_asset_materialization_events()
               if m.asset_key == dg.AssetKey(["gold", "page_views"]))
     rows = pv.event_specific_data.materialization.metadata["rows_written"].value
-    assert rows == silver_count(root, f"is_page_view and dt = date '{DAY}'")
+    # The beacon site's page views come from its beacon, the other site's from its logs.
+    assert rows == beacon_views + silver_count(root, f"is_page_view and dt = date '{DAY}' "
+                                                     "and site <> 'www.example.com'")
     # The ingest run's own checks passed too, and the partition is recorded as materialised.
     assert all(e.passed for e in ingest_run.get_asset_check_evaluations())
     assert instance.get_materialized_partitions(dg.AssetKey(["gold", "sessions"])) == {DAY}
@@ -98,7 +110,7 @@ def test_pii_in_silver_fails_the_blocking_check_and_stops_gold(small_lake):
     result = job.execute_in_process(partition_key=DAY, raise_on_error=False,
                                     asset_selection=[REQUESTS, dg.AssetKey(["gold", "sessions"])])
     failed = {e.check_name: e for e in result.get_asset_check_evaluations() if not e.passed}
-    assert set(failed) == {"no_pii"}
+    assert set(failed) == {"no_pii"} and all(e.asset_key == REQUESTS for e in failed.values())
     found = failed["no_pii"].metadata
     assert found["query:ipv4"].value == frame.height and found["referrer_path:user_agent"].value == frame.height
     materialized = {m.asset_key for m in result.get_asset_materialization_events()}
@@ -148,7 +160,7 @@ def test_the_landing_sensor_requests_ingest_then_the_gold_days_it_touched(small_
     monkeypatch.setattr("dagster_project.silver.sensors.datetime",
                         type("Now", (), {"now": staticmethod(lambda tz=None: datetime(2026, 11, 5, 12, tzinfo=UTC))}))
     instance = dg.DagsterInstance.ephemeral()
-    ingest(ingest_settings(root), KEY)  # what was there before the sensor was switched on
+    ingest(ingest_settings(root), KEY, sources=ALL_SOURCES)  # before the sensor was switched on
 
     first = _tick(root, instance, None)
     assert first.run_requests == []  # nothing new; the cursor starts at the current ledger
@@ -163,7 +175,7 @@ def test_the_landing_sensor_requests_ingest_then_the_gold_days_it_touched(small_
     assert req.tags["footfall/landing_objects"] == "2"
     assert _tick(root, instance, second.cursor).run_requests[0].run_key == req.run_key  # same key: no second run
 
-    summary = ingest(ingest_settings(root), KEY)  # the requested run
+    summary = ingest(ingest_settings(root), KEY, sources=ALL_SOURCES)  # the requested run
     assert summary.rows == 2
     third = _tick(root, instance, second.cursor)
     gold = {tuple(sorted(k.path[1] for k in r.asset_selection)):

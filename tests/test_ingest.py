@@ -35,9 +35,9 @@ def digests(root: Path) -> dict[str, str]:
             for p in sorted((root / "silver").rglob("*.parquet"))}
 
 
-def landing_lines(root: Path) -> int:
+def landing_lines(root: Path, sources=("rtl", "standard")) -> int:
     n = 0
-    for p in (root / "landing").rglob("*.gz"):
+    for p in (p for s in sources for p in (root / "landing" / s).rglob("*.gz")):
         n += sum(1 for ln in gzip.decompress(p.read_bytes()).split(b"\n") if ln and not ln.startswith(b"#"))
     return n
 

@@ -13,10 +13,11 @@ import dagster as dg
 from dagster_project.metadata import preview
 from dagster_project.partitions import DAILY, day_mapping, run_window
 from dagster_project.resources import FootfallResource
-from dagster_project.silver.assets import REQUESTS
+from dagster_project.silver.assets import EVENTS, REQUESTS
 from pipelines.models import MARTS, MODELS, SQL_DIR, Model, build
 
 _HEADER = re.compile(r"\{#-?\s*(.*?)\s*-?#\}", re.S)
+_REF = re.compile(r"ref\('(\w+)'")
 
 
 def gold_key(name: str) -> dg.AssetKey:
@@ -30,14 +31,21 @@ def model_description(model: Model) -> str:
     return re.sub(r"\{\{.*?\}\}", "(setting)", " ".join(text.split()))
 
 
+def mart_refs(model: Model) -> list[str]:
+    """Marts this model reads from gold when they are fresh (see `pipelines.models.Renderer.ref`)."""
+    text = (SQL_DIR / model.path).read_text()
+    return sorted({m for m in _REF.findall(text) if m in MARTS and m != model.name})
+
+
 def gold_asset(model: Model) -> dg.AssetsDefinition:
     @dg.asset(
         key=gold_key(model.name),
         group_name="gold",
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[dg.AssetDep(REQUESTS, partition_mapping=day_mapping(model.lookback_hours,
-                                                                   model.lookahead_hours))],
+        deps=[dg.AssetDep(silver, partition_mapping=day_mapping(model.lookback_hours, model.lookahead_hours))
+              for silver in (REQUESTS, EVENTS)]
+        + [dg.AssetDep(gold_key(m)) for m in mart_refs(model)],
         kinds={"duckdb", "sql"},
         description=model_description(model),
         metadata={"sql": f"sql/{model.path}", "lookback_hours": model.lookback_hours,

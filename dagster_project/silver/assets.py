@@ -14,13 +14,19 @@ import dagster as dg
 from dagster_project.metadata import preview
 from dagster_project.partitions import DAILY, run_window
 from dagster_project.resources import FootfallResource, HashKeyResource
-from pipelines.ingest import REQUEST_SOURCES, IngestSummary, ingest
+from pipelines.ingest import EVENT_SOURCES, REQUEST_SOURCES, IngestSummary, ingest
 from pipelines.partitions import hour_key
 
 REQUESTS = dg.AssetKey(["silver", "requests"])
+EVENTS = dg.AssetKey(["silver", "events"])
+SOURCES = {REQUESTS: REQUEST_SOURCES, EVENTS: EVENT_SOURCES}
 
-PREVIEW_COLUMNS = ["ts", "site", "method", "path", "status", "edge_result_type", "country",
-                   "device_type", "is_bot", "is_page_view", "visitor_id"]
+PREVIEW_COLUMNS = {
+    REQUESTS: ["ts", "site", "method", "path", "status", "edge_result_type", "country",
+               "device_type", "is_bot", "is_page_view", "visitor_id"],
+    EVENTS: ["ts", "site", "event_type", "path", "seq", "clock_skew_ms", "country", "device_type",
+             "visitor_id", "props"],
+}
 
 
 def objects_per_day(summary: IngestSummary) -> dict[date, int]:
@@ -32,44 +38,50 @@ def objects_per_day(summary: IngestSummary) -> dict[date, int]:
     return per_day
 
 
-@dg.asset(
-    key=REQUESTS,
-    group_name="silver",
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"polars", "parquet"},
-    description="One row per CloudFront request (real-time and standard logs), de-duplicated on "
-                "request_id, pseudonymised; silver/requests/dt=/hour=/data.parquet (contract §6).",
-)
-def silver_requests(context: dg.AssetExecutionContext, footfall: FootfallResource,
-                    hash_key: HashKeyResource) -> dg.MaterializeResult:
-    settings = footfall.settings()
-    summary = ingest(settings, hash_key.bytes(), sources=REQUEST_SOURCES)
-    written = objects_per_day(summary)
-    window = run_window(context)
-    others = sorted(d for d in written if not window.start <= d <= window.end)
-    for day in others:  # late or spread-out records: those days changed too
-        if DAILY.has_partition_key(day.isoformat()):
-            context.log_event(dg.AssetMaterialization(
-                asset_key=REQUESTS, partition=day.isoformat(),
-                metadata={"run_id": summary.run_id, "objects": written[day]}))
-    context.log.info(f"{summary.objects} landing object(s), {summary.lines:,} lines → "
-                     f"{summary.rows:,} rows on {len(written)} day(s)")
-    storage = footfall.storage()
-    hours = [h for e in summary.entries for h in e.hours]
-    sample = storage.read_frame(hour_key("requests", max(hours)[:10], int(max(hours)[11:13]))) if hours else None
-    metadata: dict[str, object] = {
-        "run_id": summary.run_id,
-        "landing_objects": summary.objects,
-        "landing_bytes": dg.MetadataValue.int(summary.bytes_in),
-        "lines": summary.lines,
-        "rows_written": summary.rows,
-        "duplicates": summary.duplicates,
-        "rows_quarantined": summary.quarantined,
-        "hour_partitions_rewritten": summary.partitions,
-        "days_written": ", ".join(d.isoformat() for d in sorted(written)) or "none",
-        "lines_per_second": round(summary.lines_per_second),
-    }
-    if sample is not None:
-        metadata["preview"] = preview(sample, PREVIEW_COLUMNS)
-    return dg.MaterializeResult(metadata=metadata)
+def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
+    table = key.path[-1]
+
+    @dg.asset(key=key, group_name="silver", partitions_def=DAILY,
+              backfill_policy=dg.BackfillPolicy.single_run(), kinds={"polars", "parquet"},
+              description=description, metadata={"landing_sources": ", ".join(SOURCES[key])})
+    def _silver(context: dg.AssetExecutionContext, footfall: FootfallResource,
+                hash_key: HashKeyResource) -> dg.MaterializeResult:
+        summary = ingest(footfall.settings(), hash_key.bytes(), sources=SOURCES[key])
+        written = objects_per_day(summary)
+        window = run_window(context)
+        for day in sorted(d for d in written if not window.start <= d <= window.end):
+            if DAILY.has_partition_key(day.isoformat()):  # late or spread-out records
+                context.log_event(dg.AssetMaterialization(
+                    asset_key=key, partition=day.isoformat(),
+                    metadata={"run_id": summary.run_id, "objects": written[day]}))
+        context.log.info(f"{summary.objects} landing object(s), {summary.lines:,} lines → "
+                         f"{summary.rows:,} {table} rows on {len(written)} day(s)")
+        hours = [h for e in summary.entries for h in e.hours]
+        metadata: dict[str, object] = {
+            "run_id": summary.run_id,
+            "landing_objects": summary.objects,
+            "landing_bytes": dg.MetadataValue.int(summary.bytes_in),
+            "lines": summary.lines,
+            "rows_written": summary.rows,
+            "duplicates": summary.duplicates,
+            "rows_quarantined": summary.quarantined,
+            "hour_partitions_rewritten": summary.partitions,
+            "days_written": ", ".join(d.isoformat() for d in sorted(written)) or "none",
+            "lines_per_second": round(summary.lines_per_second),
+        }
+        if hours:
+            newest = max(hours)
+            sample = footfall.storage().read_frame(hour_key(table, newest[:10], int(newest[11:13])))
+            metadata["preview"] = preview(sample, PREVIEW_COLUMNS[key])
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _silver
+
+
+silver_requests = silver_asset(
+    REQUESTS, "One row per CloudFront request (real-time and standard logs), de-duplicated on "
+              "request_id, pseudonymised; silver/requests/dt=/hour=/data.parquet (contract §6).")
+silver_events = silver_asset(
+    EVENTS, "One row per beacon event from the collector, de-duplicated on event_id, "
+            "pseudonymised, with clock skew; silver/events/dt=/hour=/data.parquet (contract §6).")
+SILVER_ASSETS = [silver_requests, silver_events]

@@ -1,4 +1,4 @@
-"""Checks on silver requests: every landing line accounted for, quarantine rate, no raw
+"""Checks on silver: every landing line accounted for, quarantine rate, unique keys, no raw
 personal data, and day-over-day volume. Blocking checks stop gold from building on bad data."""
 
 from datetime import UTC, datetime, timedelta
@@ -7,69 +7,83 @@ import dagster as dg
 
 from dagster_project.partitions import check_window
 from dagster_project.resources import FootfallResource
-from dagster_project.silver.assets import REQUESTS
+from dagster_project.silver.assets import EVENTS, REQUESTS, SOURCES
+from pipelines.ingest import KEY_OF
 from pipelines.models import silver_files
-from pipelines.quality import partition_rows, pii_findings, reconcile
+from pipelines.quality import duplicate_keys, partition_rows, pii_findings, reconcile
+from pipelines.storage import Storage
 
 
-@dg.asset_check(asset=REQUESTS, name="reconciles", blocking=True,
-                description="Per landing object: lines = rows + duplicates + quarantined (contract §9).")
-def requests_reconcile(context: dg.AssetCheckExecutionContext,
-                       footfall: FootfallResource) -> dg.AssetCheckResult:
+def _files(storage: Storage, table: str, context: dg.AssetCheckExecutionContext) -> list[str]:
     window = check_window(context)
-    r = reconcile(footfall.storage(), window.days() if window else None)
-    return dg.AssetCheckResult(
-        passed=not r.unreconciled,
-        metadata={"objects": r.objects, "lines": r.lines, "rows": r.rows,
-                  "duplicates": r.duplicates, "quarantined": r.quarantined,
-                  "unreconciled_objects": len(r.unreconciled),
-                  "first_unreconciled": r.unreconciled[0] if r.unreconciled else ""},
-    )
+    if window:
+        return silver_files(storage, table, window.start, window.end)
+    return [storage.uri(o.key) for o in storage.list(f"silver/{table}/") if o.key.endswith(".parquet")]
 
 
-@dg.asset_check(asset=REQUESTS, name="quarantine_rate",
-                description="WARN when the share of landing lines quarantined exceeds "
-                            "checks.quarantine_rate_warn.")
-def requests_quarantine_rate(context: dg.AssetCheckExecutionContext,
-                             footfall: FootfallResource) -> dg.AssetCheckResult:
-    settings = footfall.settings()
-    window = check_window(context)
-    r = reconcile(footfall.storage(), window.days() if window else None)
-    limit = settings.checks.quarantine_rate_warn
-    return dg.AssetCheckResult(
-        passed=r.quarantine_rate <= limit, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"quarantine_rate": round(r.quarantine_rate, 6), "threshold": limit,
-                  "quarantined": r.quarantined, "lines": r.lines},
-    )
+def silver_checks(key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
+    table, sources = key.path[-1], SOURCES[key]
+    id_column = KEY_OF[table]
 
+    @dg.asset_check(asset=key, name="reconciles", blocking=True,
+                    description="Per landing object: lines = rows + duplicates + quarantined (contract §9).")
+    def reconciles(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
+        window = check_window(context)
+        r = reconcile(footfall.storage(), window.days() if window else None, sources)
+        return dg.AssetCheckResult(
+            passed=not r.unreconciled,
+            metadata={"objects": r.objects, "lines": r.lines, "rows": r.rows,
+                      "duplicates": r.duplicates, "quarantined": r.quarantined,
+                      "unreconciled_objects": len(r.unreconciled),
+                      "first_unreconciled": r.unreconciled[0] if r.unreconciled else ""})
 
-@dg.asset_check(asset=REQUESTS, name="no_pii", blocking=True,
-                description="No IP address, user agent, cookie or header value (nor a column for "
-                            "one) in silver requests.")
-def requests_no_pii(context: dg.AssetCheckExecutionContext,
+    @dg.asset_check(asset=key, name="quarantine_rate",
+                    description="WARN when the share of landing lines quarantined exceeds "
+                                "checks.quarantine_rate_warn.")
+    def quarantine_rate(context: dg.AssetCheckExecutionContext,
+                        footfall: FootfallResource) -> dg.AssetCheckResult:
+        window = check_window(context)
+        r = reconcile(footfall.storage(), window.days() if window else None, sources)
+        limit = footfall.settings().checks.quarantine_rate_warn
+        return dg.AssetCheckResult(
+            passed=r.quarantine_rate <= limit, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"quarantine_rate": round(r.quarantine_rate, 6), "threshold": limit,
+                      "quarantined": r.quarantined, "lines": r.lines})
+
+    @dg.asset_check(asset=key, name=f"{id_column}_unique", blocking=True,
+                    description=f"{id_column} identifies one row of silver {table} (de-duplication held).")
+    def unique(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
+        files = _files(footfall.storage(), table, context)
+        dupes = duplicate_keys(files, id_column)
+        return dg.AssetCheckResult(passed=dupes == 0, metadata={"files": len(files),
+                                                                 "duplicate_or_null_keys": dupes})
+
+    @dg.asset_check(asset=key, name="no_pii", blocking=True,
+                    description=f"No IP address, user agent, cookie or header value (nor a column for "
+                                f"one) in silver {table}.")
+    def no_pii(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
+        files = _files(footfall.storage(), table, context)
+        findings = pii_findings(files)
+        return dg.AssetCheckResult(passed=not findings, metadata={"files": len(files), **findings})
+
+    @dg.asset_check(asset=key, name="volume_drop",
+                    description="WARN when a complete day has fewer rows than checks.volume_drop_warn "
+                                "of the day before.")
+    def volume_drop(context: dg.AssetCheckExecutionContext,
                     footfall: FootfallResource) -> dg.AssetCheckResult:
-    storage = footfall.storage()
-    window = check_window(context)
-    files = (silver_files(storage, "requests", window.start, window.end) if window
-             else [storage.uri(o.key) for o in storage.list("silver/requests/") if o.key.endswith(".parquet")])
-    findings = pii_findings(files)
-    return dg.AssetCheckResult(passed=not findings, metadata={"files": len(files), **findings})
+        settings, storage = footfall.settings(), footfall.storage()
+        window = check_window(context)
+        today = datetime.now(UTC).date()
+        days = [d for d in (window.days() if window else []) if d < today]  # today is not over yet
+        drops = {}
+        for day in days:
+            now, before = (partition_rows(storage, f"silver/{table}", d) for d in (day, day - timedelta(days=1)))
+            if before and now < settings.checks.volume_drop_warn * before:
+                drops[day.isoformat()] = f"{now:,} rows vs {before:,} the day before"
+        return dg.AssetCheckResult(passed=not drops, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"days_checked": len(days), **drops})
+
+    return [reconciles, quarantine_rate, unique, no_pii, volume_drop]
 
 
-@dg.asset_check(asset=REQUESTS, name="volume_drop",
-                description="WARN when a day has fewer requests than checks.volume_drop_warn of "
-                            "the day before.")
-def requests_volume_drop(context: dg.AssetCheckExecutionContext,
-                         footfall: FootfallResource) -> dg.AssetCheckResult:
-    settings = footfall.settings()
-    storage = footfall.storage()
-    window = check_window(context)
-    today = datetime.now(UTC).date()
-    days = [d for d in (window.days() if window else []) if d < today]  # today is not over yet
-    drops = {}
-    for day in days:
-        today, before = (partition_rows(storage, "silver/requests", d) for d in (day, day - timedelta(days=1)))
-        if before and today < settings.checks.volume_drop_warn * before:
-            drops[day.isoformat()] = f"{today:,} rows vs {before:,} the day before"
-    return dg.AssetCheckResult(passed=not drops, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"days_checked": len(days), **drops})
+SILVER_CHECKS = silver_checks(REQUESTS) + silver_checks(EVENTS)

@@ -18,7 +18,7 @@ from dagster_project.partitions import clamp, range_tags
 from dagster_project.resources import FootfallResource
 from pipelines import ledger
 from pipelines.config import load_settings
-from pipelines.ingest import REQUEST_SOURCES, pending_objects
+from pipelines.ingest import ALL_SOURCES, pending_objects
 from pipelines.landing import landing_hour
 
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
@@ -41,7 +41,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, footfall: FootfallResour
     newest = max((e.ingested_at.isoformat() for e in entries if e.ingested_at), default="")
     run_requests: list[dg.RunRequest] = []
 
-    pending = pending_objects(storage, REQUEST_SOURCES)
+    pending = pending_objects(storage, ALL_SOURCES)
     if pending and not _ingest_running(context.instance):
         fingerprint = hashlib.sha1("\n".join(
             f"{o.key}:{o.size}:{o.mtime_ns}" for _, o in sorted(pending, key=lambda p: p[1].key)
