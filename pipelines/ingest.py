@@ -423,7 +423,7 @@ def ingest(
             # double the phase's peak memory, which is the run's peak. Small hours (a quiet
             # site, or one big object spread over a day) have fixed costs that do not use
             # the cores, so they merge in parallel within the same memory bound.
-            budget = settings.ingest.chunk_bytes * 4
+            budget = settings.ingest.chunk_bytes * 2
             small = [m for m in merges if _staged_bytes(m.folder) <= budget]
             large = [m for m in merges if _staged_bytes(m.folder) > budget]
             with _executor(settings.ingest.workers, len(small)) as small_pool:

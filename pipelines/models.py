@@ -54,6 +54,7 @@ MODELS = {m.name: m for m in (
     Model("funnel_daily", "marts/funnel_daily.sql", lookback_hours=24, lookahead_hours=96),
     Model("cdn_health_hourly", "marts/cdn_health_hourly.sql"),
     Model("path_latency_daily", "marts/path_latency_daily.sql"),
+    Model("web_vitals_daily", "marts/web_vitals_daily.sql"),
 )}
 MARTS = [m.name for m in MODELS.values() if not m.ephemeral]
 

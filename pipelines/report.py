@@ -55,6 +55,7 @@ class SiteReport:
     hourly: list[dict]  # hour, page views, requests, peak online, 5xx, p95
     tops: list[dict]  # title, measure, rows
     slow_paths: list[dict]
+    web_vitals: list[dict] = field(default_factory=list)  # metric, samples, p75 (whole site)
 
 
 @dataclass
@@ -135,8 +136,10 @@ def _site(gold: Gold, settings: Settings, day: date, site: str, metrics: pl.Data
                               for r in part.iter_rows(named=True)] if part.height else []})
     slow = gold.frame("path_latency_daily", [day], "site = $p0 and slowness_rank <= $p1",
                       [site, settings.report.top_n], order="slowness_rank")
+    vitals = gold.frame("web_vitals_daily", [day], "site = $p0 and path = '(all)'", [site], order="metric")
     return SiteReport(site=site, headline=headline, metrics=today, hourly=_hourly(gold, day, site),
-                      tops=tops, slow_paths=slow.to_dicts() if slow.height else [])
+                      tops=tops, slow_paths=slow.to_dicts() if slow.height else [],
+                      web_vitals=vitals.to_dicts() if vitals.height else [])
 
 
 def _funnels(gold: Gold, day: date) -> list[dict]:

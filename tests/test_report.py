@@ -16,7 +16,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.config import Lake, Report, Settings
 from pipelines.export import neutralise
-from pipelines.ingest import ingest
+from pipelines.ingest import ALL_SOURCES, ingest
 from pipelines.models import Window, build
 from pipelines.report import write_report
 from pipelines.storage import Storage
@@ -38,7 +38,7 @@ def built_lake(tmp_path_factory):
     root = tmp_path_factory.mktemp("report") / "lake"
     generate(Storage(str(root)), GenerateOptions(start=DAY, days=1, visitors=600, bots=4, seed=3))
     settings = Settings(lake=Lake(root=str(root)))
-    ingest(settings, KEY)
+    ingest(settings, KEY, sources=ALL_SOURCES)
     build(settings, Window(DAY, DAY))
     return root, settings
 
@@ -80,6 +80,12 @@ def test_the_report_shows_the_gold_figures(built_lake):
             # Hourly requests sum to the day's requests.
             cells = section.locator('table[data-table="hourly"] tr td:nth-child(2)').all_inner_texts()
             assert sum(int(c.replace(",", "")) for c in cells) == m["requests"]
+        # Core Web Vitals of the beacon site: the p75 of gold web_vitals_daily.
+        vitals = {r["metric"]: r for r in gold_sql(root, "web_vitals_daily", "path = '(all)'")}
+        assert set(vitals) == {"LCP", "TTFB"}
+        shown = page.locator('section[data-site="www.example.com"] table[data-table="web_vitals"] tr')
+        assert shown.nth(1).locator("td").all_inner_texts() == [
+            "LCP", f"{int(vitals['LCP']['p75'])} ms", f"{vitals['LCP']['samples']:,}"]
         quarantined = duckdb.sql(f"select count(*) from read_parquet('{root}/quarantine/*/*/*.parquet')").fetchall()[0][0]
         assert page.locator("#quarantined").inner_text() == f"{quarantined:,}"
         mobile = browser.new_page()

@@ -1,5 +1,5 @@
 {#- stg_events — grain: one beacon event (silver `events`), for the window's days.
-    Key: event_id. Empty until the collector beacon lands events; models must not care. -#}
+    Key: event_id. Empty for sites without the collector beacon; models must not care. -#}
 with events as (
     select * from {{ source('events', window.start, window.end) }}
 ),
