@@ -44,6 +44,7 @@ bench: install
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends goaccess ; }
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/collector_bench.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -318,6 +318,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pipelines.collector.asgi import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)
+    where = (f"Firehose stream {settings.collector.firehose_stream}" if settings.collector.firehose_stream
+             else f"{settings.lake.root}/landing/beacon/")
+    console.print(f"collector on http://{args.host}:{args.port}{settings.collector.path_prefix}events → {where}")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="path of footfall.toml (default: $FOOTFALL_CONFIG or ./footfall.toml)")
@@ -373,6 +387,10 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--through", type=_date, help="last UTC day (default: --date)")
     x.add_argument("--out", help="CSV file to write (default: standard output)")
     x.set_defaults(func=cmd_export)
+    c = sub.add_parser("collect", parents=[common], help="run the beacon collector (ASGI) on this machine")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8787)
+    c.set_defaults(func=cmd_collect)
     d = sub.add_parser("demo", parents=[common], help="generate a demo lake and run the pipeline")
     d.add_argument("--days", type=int, default=3)
     d.add_argument("--visitors", type=int, default=3000)

@@ -75,6 +75,12 @@ class Retention:
 class Collector:
     path_prefix: str = "/_footfall/"  # requests under this path are collector calls
     hosts: tuple[str, ...] = ()  # hosts that serve only the collector
+    sites: tuple[str, ...] = ()  # sites accepted (empty: any site, if the Origin is that site)
+    max_body_bytes: int = 65536  # a larger POST body is refused (413)
+    max_events: int = 20  # events per batch (the beacon sends at most 20)
+    firehose_stream: str = ""  # Firehose delivery stream; "" = write the local landing zone
+    rotate_bytes: int = 1048576  # local landing: start a new object after this many bytes
+    rotate_seconds: int = 60  # local landing: or after this long (Firehose's buffer interval)
 
 
 @dataclass(frozen=True)

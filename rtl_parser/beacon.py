@@ -7,6 +7,8 @@ with its reason. Pure: no I/O, no clock, no key.
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import polars as pl
 import pyarrow as pa
@@ -91,13 +93,57 @@ def _query() -> str:
     text_types = ",\n        ".join(
         f"json_type(line, '$.{f}') as {f}_type" for f in _TEXT)
     too_long = "\n            ".join(
-        f"when length({f}) > {n} then '{f} longer than {n} characters'" for f, n in _TEXT.items())
+        f"when {f}_type = 'VARCHAR' and length({f}) > {n} then '{f} longer than {n} characters'"
+        for f, n in _TEXT.items())
     wrong_type = "\n            ".join(
         f"when {f}_type is not null and {f}_type not in ('VARCHAR', 'NULL') then '{f} must be a string'"
         for f in _TEXT)
     return _QUERY.format(text_fields=text_fields, text_types=text_types,
                          types=", ".join(f"'{t}'" for t in EVENT_TYPES), max_props=MAX_PROPS_BYTES,
                          too_long=too_long, wrong_type=wrong_type)
+
+
+def record_reason(record: object) -> str | None:
+    """The reason one decoded record would be rejected, or None: the same rules as the
+    DuckDB query, in Python, for the collector's per-request check (a batch is at most a
+    few dozen records, where planning a query would cost more than the check)."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    r = record
+    if type(r.get("v")) is not int or r["v"] != 1:
+        return "unsupported schema version (v must be 1)"
+
+    def whole(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    event_id = r.get("event_id")
+    if event_id is None or len(str(event_id)) < 8:
+        return "missing or malformed event_id"
+    if r.get("type") not in EVENT_TYPES:
+        return "unknown event type"
+    if not whole(r.get("received_ts")):
+        return "received_ts must be epoch milliseconds"
+    if r.get("client_ts") is not None and not whole(r["client_ts"]):
+        return "client_ts must be epoch milliseconds"
+    if r.get("seq") is not None and not whole(r["seq"]):
+        return "seq must be a whole number"
+    if r.get("site") in (None, ""):
+        return "missing site"
+    if r.get("path") in (None, ""):
+        return "missing path"
+    props = r.get("props")
+    if props is not None and not isinstance(props, dict):
+        return "props must be an object"
+    if props is not None and len(json.dumps(props, separators=(",", ":"),
+                                            ensure_ascii=False).encode()) > MAX_PROPS_BYTES:
+        return f"props larger than {MAX_PROPS_BYTES} bytes"
+    for name, cap in _TEXT.items():
+        if isinstance(r.get(name), str) and len(r[name]) > cap:
+            return f"{name} longer than {cap} characters"
+    for name in _TEXT:
+        if r.get(name) is not None and not isinstance(r[name], str):
+            return f"{name} must be a string"
+    return None
 
 
 class BeaconParser:

@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines import ledger
 from pipelines.config import Lake, Settings
 from pipelines.ingest import ALL_SOURCES, ingest
 from pipelines.models import Window, build
 from pipelines.storage import Storage
-from rtl_parser.beacon import BeaconParser
+from rtl_parser.beacon import BeaconParser, record_reason
 from rtl_parser.lines import split_lines
 from tests.conftest import KEY
 
@@ -111,3 +113,20 @@ def test_generated_beacon_traffic_reconciles_stitches_and_reaches_sessions(small
     signed_up = con.sql(f"select max(visitors) from read_parquet('{root}/gold/funnel_daily/*/*.parquet') "
                         "where step_name = 'Signed up'").fetchall()[0][0]
     assert signed_up > 0  # the funnel's last step is a beacon form_submit
+
+
+VALUES = [None, "", "x", "0b0f6f1e-aaaa", 0, 1, -5, 1.5, True, [], [1], {}, {"a": "b"}, "y" * 3000,
+          {"x": "é" * 2100}, 1762077600000, "page_view", "click", "WWW.Example.com"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(["v", "event_id", "type", "client_ts", "received_ts", "seq",
+                                        "site", "path", "title", "visitor", "props", "ua"]),
+                       st.sampled_from(VALUES), max_size=4))
+def test_the_collectors_check_agrees_with_ingest(changes):
+    """The collector's per-request check and ingest's vectorised query give the same verdict
+    and reason, so what the collector accepts, ingest keeps."""
+    record = {**GOOD, **changes}
+    record = {k: v for k, v in record.items() if v is not None}
+    _, rejects = parse(record)
+    assert record_reason(record) == (rejects[0]["reason"] if rejects else None)
