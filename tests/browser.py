@@ -15,14 +15,18 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 @contextmanager
-def chromium(width: int = 1600, height: int = 1000) -> Iterator[BrowserContext]:
-    """A fresh browser with an empty profile (a new --user-data-dir), closed afterwards."""
+def chromium(width: int = 1600, height: int = 1000, user_agent: str | None = None) -> Iterator[BrowserContext]:
+    """A fresh browser with an empty profile (a new --user-data-dir), closed afterwards.
+    `user_agent` replaces headless Chromium's own, which says "HeadlessChrome" (a bot)."""
     profile = tempfile.mkdtemp(prefix="footfall-chromium-")
     try:
         with sync_playwright() as p:
+            # The flag too: beacons sent while a page unloads carry the browser-wide agent.
+            args = FLAGS + ([f"--user-agent={user_agent}"] if user_agent else [])
             context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM,
-                                                           args=FLAGS, headless=True,
-                                                           viewport={"width": width, "height": height})
+                                                           args=args, headless=True,
+                                                           viewport={"width": width, "height": height},
+                                                           user_agent=user_agent)
             try:
                 yield context
             finally:

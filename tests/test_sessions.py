@@ -128,3 +128,14 @@ def test_session_ids_are_deterministic_and_unique(tmp_path):
     again = gold(tmp_path, "sessions").sort("start_ts")
     assert first["session_id"].to_list() == again["session_id"].to_list()
     assert first["session_id"].n_unique() == 3 and all(len(s) == 32 for s in first["session_id"])
+
+
+def test_beacon_events_of_one_batch_keep_the_browsers_order(tmp_path):
+    """A batch's events share one receive time (`ts`); the session's entry and exit follow
+    the browser's clock and sequence, not the random event ids."""
+    at = datetime(D.year, D.month, D.day, 12, tzinfo=UTC)
+    first, second = ev("zzz-first", at, "page_view", path="/landing"), ev("aaa-second", at, "page_view", path="/next")
+    first.update(client_ts=at - timedelta(seconds=9), seq=1)
+    second.update(client_ts=at - timedelta(seconds=2), seq=2)
+    [s] = sessions(tmp_path, [], [second, first]).to_dicts()
+    assert (s["entry_path"], s["exit_path"], s["page_views"]) == ("/landing", "/next", 2)

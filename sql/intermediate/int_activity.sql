@@ -15,6 +15,8 @@ page_view_activity as (
         site, visitor_id, ts, path,
         {{ attribution_columns() }},
         'page_view' as event_type,
+        client_order,
+        client_seq,
         1 as is_page_view,
         0 as is_event,
         0 as is_interactive
@@ -27,6 +29,8 @@ event_activity as (
         events.site, events.visitor_id, events.ts, events.path,
         {{ attribution_columns("events") }},
         events.event_type,
+        coalesce({{ epoch_ms('events.client_ts') }}, {{ epoch_ms('events.ts') }}) as client_order,
+        coalesce(events.seq, 0) as client_seq,
         0 as is_page_view,
         1 as is_event,
         case when events.event_type in ('click', 'form_submit', 'download', 'chat_message', 'custom')

@@ -1,6 +1,8 @@
 {#- int_page_views — grain: one page view (contract §7.2) in the window. Key: page_view_id.
     Columns: page_view_id, ts, dt, site, visitor_id, path, referrer_domain, utm_*,
-    country, device_type, browser, os, source ('rtl' | 'beacon').
+    country, device_type, browser, os, source ('rtl' | 'beacon'), and the order among
+    activities at the same `ts`: client_order (the browser's clock for beacon events, which
+    arrive in batches sharing one receive time) and client_seq.
     A log request counts when silver marks it `is_page_view`; a beacon `page_view` event
     counts as one. `page_views.source` (setting: {{ settings.page_views_source }}) picks the
     source per site-day so a page is never counted twice: `auto` takes the beacon for a
@@ -18,7 +20,9 @@ log_views as (
         request_id as page_view_id,
         ts, dt, site, visitor_id, path,
         {{ attribution_columns() }},
-        'rtl' as source
+        'rtl' as source,
+        {{ epoch_ms('ts') }} as client_order,
+        0 as client_seq
     from requests
     where is_page_view
 ),
@@ -28,7 +32,9 @@ beacon_views as (
         event_id as page_view_id,
         ts, dt, site, visitor_id, path,
         {{ attribution_columns() }},
-        'beacon' as source
+        'beacon' as source,
+        coalesce({{ epoch_ms('client_ts') }}, {{ epoch_ms('ts') }}) as client_order,
+        coalesce(seq, 0) as client_seq
     from events
     where event_type = 'page_view' and not is_bot
 ),

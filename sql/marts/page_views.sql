@@ -7,7 +7,11 @@ with page_views as (
 ),
 
 final as (
-    select * from page_views
+    select
+        page_view_id, ts, dt, site, visitor_id, path,
+        {{ attribution_columns() }},
+        source
+    from page_views
     where dt between {{ date_literal(window.start) }} and {{ date_literal(window.end) }}
 )
 

@@ -9,6 +9,8 @@ final as (
         event_id,
         event_type,
         ts,
+        client_ts,
+        seq,
         dt,
         site,
         visitor_id,
