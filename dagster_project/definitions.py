@@ -11,6 +11,7 @@ from dagster_project.gold.assets import GOLD_ASSETS
 from dagster_project.gold.checks import GOLD_CHECKS
 from dagster_project.gold.schedules import daily_schedule
 from dagster_project.jobs import JOBS
+from dagster_project.maintenance.retention import retention_job, retention_schedule
 from dagster_project.reports.assets import daily_report
 from dagster_project.resources import default_resources
 from dagster_project.silver.assets import SILVER_ASSETS
@@ -22,8 +23,8 @@ def build_defs(resources: Mapping[str, object]) -> dg.Definitions:
     return dg.Definitions(
         assets=[*SILVER_ASSETS, *GOLD_ASSETS, daily_report],
         asset_checks=[*SILVER_CHECKS, *GOLD_CHECKS],
-        jobs=JOBS,
-        schedules=[daily_schedule],
+        jobs=[*JOBS, retention_job],
+        schedules=[daily_schedule, retention_schedule],
         sensors=[landing_sensor],
         resources=dict(resources),
         # One process per run: ingest and DuckDB already use every core, and a process per

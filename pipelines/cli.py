@@ -332,6 +332,44 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from pipelines.erasure import erase
+
+    if bool(args.visitor) == bool(args.visitor_id):
+        raise UserError("give --visitor RAW_ID (the first-party id) or --visitor-id HASH, not both")
+    settings = _settings(args)
+    key = load_key(settings.identity.hash_key_env)
+    with console.status("erasing"):
+        result = erase(settings, key, raw_id=args.visitor, visitor_id=args.visitor_id, dry_run=args.dry_run)
+    removed = ", ".join(f"{n:,} {t}" for t, n in result.rows_removed.items())
+    if args.dry_run:
+        out.print(f"dry run: would remove {removed} row(s) and rebuild {len(result.gold_days)} gold day(s)")
+        return 0
+    out.print(f"removed {removed} row(s) in {result.files_rewritten} partition(s); rebuilt "
+              f"{len(result.gold_days)} gold day(s); rows left with this visitor: {result.remaining}")
+    out.print("recorded in state/erasure_log.json (without the id); landing and quarantine keep raw "
+              f"records until retention deletes them ({settings.retention.landing} / "
+              f"{settings.retention.quarantine} days)")
+    return 0 if result.remaining == 0 else 1
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from pipelines.retention import ZONES, apply_retention
+
+    settings = _settings(args)
+    result = apply_retention(settings, dry_run=args.dry_run)
+    counts = result.counts()
+    table = Table(title="retention" + (" (dry run: nothing deleted)" if args.dry_run else ""))
+    for col in ("zone", "keeps from", "objects deleted"):
+        table.add_column(col, justify="right" if col == "objects deleted" else "left")
+    for zone in ZONES:
+        table.add_row(zone, result.cutoffs[zone] or "forever", f"{counts.get(zone, 0):,}")
+    out.print(table)
+    if result.deleted and not args.dry_run:
+        out.print("recorded in state/retention/")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="path of footfall.toml (default: $FOOTFALL_CONFIG or ./footfall.toml)")
@@ -391,6 +429,14 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=8787)
     c.set_defaults(func=cmd_collect)
+    e = sub.add_parser("erase", parents=[common], help="remove one visitor from silver and gold")
+    e.add_argument("--visitor", help="the raw first-party visitor id (as in the cookie / x-visitor-id)")
+    e.add_argument("--visitor-id", help="the visitor_id hash as it appears in the lake")
+    e.add_argument("--dry-run", action="store_true", help="count what would be removed")
+    e.set_defaults(func=cmd_erase)
+    t = sub.add_parser("retention", parents=[common], help="delete landing/quarantine/silver (and gold if set) past their age")
+    t.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+    t.set_defaults(func=cmd_retention)
     d = sub.add_parser("demo", parents=[common], help="generate a demo lake and run the pipeline")
     d.add_argument("--days", type=int, default=3)
     d.add_argument("--visitors", type=int, default=3000)

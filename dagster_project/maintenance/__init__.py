@@ -1,0 +1,1 @@
+"""Lake upkeep: retention (and later erasure) as jobs, on their own schedule."""

@@ -1,0 +1,24 @@
+"""Retention as a daily job at 03:00 UTC (after the 02:00 gold and report)."""
+
+import dagster as dg
+
+from dagster_project.resources import FootfallResource
+from pipelines.retention import apply_retention
+
+
+@dg.op(description="Delete landing, quarantine and silver (and gold when retention.gold is set) "
+                   "older than their configured ages; records what it deleted in state/retention/.")
+def apply_retention_op(context: dg.OpExecutionContext, footfall: FootfallResource) -> None:
+    result = apply_retention(footfall.settings())
+    counts = result.counts()
+    context.log.info(f"retention deleted {len(result.deleted)} object(s): {counts or 'none'}")
+
+
+@dg.job(description="Retention: delete what is past its age in every zone.")
+def retention_job():
+    apply_retention_op()
+
+
+retention_schedule = dg.ScheduleDefinition(
+    job=retention_job, cron_schedule="0 3 * * *", execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING, name="retention_schedule")

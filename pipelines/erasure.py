@@ -1,0 +1,96 @@
+"""Erasure of one visitor (a data subject's request): their rows leave silver, the gold days
+that counted them are rebuilt, and the lake is checked to hold no row of theirs.
+
+The audit log, `state/erasure_log.json`, records when and how much, and a keyed hash of the
+visitor id (so "was this person erased?" can be answered for a given id) — never the raw id
+or the visitor id itself. Landing and quarantine keep raw records until retention deletes
+them (`retention.landing` / `retention.quarantine` days).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import polars as pl
+
+from pipelines.config import Settings
+from pipelines.hashing import keyed_hash
+from pipelines.models import MARTS, Window, build
+from pipelines.schemas import SILVER
+from pipelines.storage import Storage
+
+LOG_KEY = "state/erasure_log.json"
+MAX_LOOKBACK_DAYS = 30  # the longest a mart looks back (MAU): later days may have counted them
+MAX_LOOKAHEAD_DAYS = 4  # the longest a mart looks ahead (funnels)
+
+
+@dataclass
+class ErasureResult:
+    subject: str  # keyed hash of the visitor id, as logged
+    rows_removed: dict[str, int] = field(default_factory=dict)  # silver table → rows
+    files_rewritten: int = 0
+    gold_days: list[str] = field(default_factory=list)
+    remaining: int = 0  # rows still holding the visitor id after the erasure (must be 0)
+
+
+def _files_with(storage: Storage, prefix: str, visitor_id: str) -> dict[str, int]:
+    """Parquet objects under `prefix` with rows of `visitor_id`, and how many."""
+    files = [storage.uri(o.key) for o in storage.list(prefix) if o.key.endswith(".parquet")]
+    if not files:
+        return {}
+    con = duckdb.connect()
+    names = con.sql("select * from read_parquet($f, union_by_name = true, hive_partitioning = false) limit 0",
+                    params={"f": files}).columns
+    if "visitor_id" not in names:
+        return {}
+    rows = con.sql("select filename, count(*) from read_parquet($f, filename = true, union_by_name = true, "
+                   "hive_partitioning = false) where visitor_id = $v group by filename",
+                   params={"f": files, "v": visitor_id}).fetchall()
+    return {name: n for name, n in rows}
+
+
+def _key(storage: Storage, uri: str) -> str:
+    base = storage.uri("")
+    return uri[len(base):].lstrip("/")
+
+
+def erase(settings: Settings, key: bytes, *, raw_id: str | None = None, visitor_id: str | None = None,
+          dry_run: bool = False) -> ErasureResult:
+    if bool(raw_id) == bool(visitor_id):
+        raise ValueError("give exactly one of a raw visitor id or a visitor_id hash")
+    vid = visitor_id or keyed_hash(key, raw_id or "")
+    storage = Storage(settings.lake.root)
+    result = ErasureResult(subject=keyed_hash(key, f"erasure:{vid}"))
+    days: set[date] = set()
+    for table in SILVER:
+        hits = _files_with(storage, f"silver/{table}/", vid)
+        result.rows_removed[table] = sum(hits.values())
+        for uri in hits:
+            k = _key(storage, uri)
+            days.add(date.fromisoformat(k.split("dt=")[1][:10]))
+            if not dry_run:
+                frame = storage.read_frame(k)
+                storage.write_parquet(k, frame.filter(pl.col("visitor_id") != vid))
+                result.files_rewritten += 1
+    if days:
+        built = sorted({o.key.split("dt=")[1][:10] for name in MARTS
+                        for o in storage.list(f"gold/{name}/") if "dt=" in o.key})
+        lo = (min(days) - timedelta(days=MAX_LOOKAHEAD_DAYS)).isoformat()
+        hi = (max(days) + timedelta(days=MAX_LOOKBACK_DAYS)).isoformat()
+        result.gold_days = [d for d in built if lo <= d <= hi]
+        if result.gold_days and not dry_run:
+            build(settings, Window(date.fromisoformat(result.gold_days[0]),
+                                   date.fromisoformat(result.gold_days[-1])))
+    if dry_run:
+        return result
+    result.remaining = sum(sum(_files_with(storage, prefix, vid).values())
+                           for prefix in ("silver/", "gold/"))
+    log = json.loads(storage.read_bytes(LOG_KEY)) if storage.exists(LOG_KEY) else []
+    log.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), "subject": result.subject,
+                "rows_removed": result.rows_removed, "files_rewritten": result.files_rewritten,
+                "gold_days_rebuilt": len(result.gold_days), "verified_absent": result.remaining == 0})
+    storage.write_bytes(LOG_KEY, json.dumps(log, indent=1).encode())
+    return result
