@@ -81,12 +81,14 @@ class Collector:
     firehose_stream: str = ""  # Firehose delivery stream; "" = write the local landing zone
     rotate_bytes: int = 1048576  # local landing: start a new object after this many bytes
     rotate_seconds: int = 60  # local landing: or after this long (Firehose's buffer interval)
+    rate_per_minute: int = 600  # batches per minute from one client IP (0 = no limit): then 429
 
 
 @dataclass(frozen=True)
 class Ingest:
     chunk_bytes: int = 16 * 1024 * 1024  # decompressed bytes parsed at a time (bounds memory)
     max_line_bytes: int = 65536  # longer lines are quarantined
+    max_object_bytes: int = 8 * 1024**3  # decompressed size cap per object (gzip bombs stop here)
     workers: int = 2  # parallel ingest threads
 
 

@@ -266,7 +266,8 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
         result, quarantine = results[index], quarantines[index]
         with storage.open_input(obj.key) as stream:
             reader = ChunkReader(stream, chunk_bytes=settings.ingest.chunk_bytes,
-                                 max_line_bytes=settings.ingest.max_line_bytes)
+                                 max_line_bytes=settings.ingest.max_line_bytes,
+                                 max_total_bytes=settings.ingest.max_object_bytes)
             next_line, per_object = 1, None
             for n, chunk in enumerate(reader):
                 if task.source in ("rtl", "beacon"):  # one layout per object: TSV or NDJSON

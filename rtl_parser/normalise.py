@@ -109,7 +109,9 @@ _XFF_FIRST = r"^\s*([^,]*)"
 
 
 def _col(df: pl.DataFrame, name: str) -> pl.Expr:
-    return pl.col(name) if name in df.columns else pl.lit(None, dtype=pl.String)
+    # A missing field is a column of nulls the frame's height (a bare literal would make a
+    # frame whose known fields are all missing collapse to one row).
+    return pl.col(name) if name in df.columns else pl.repeat(None, pl.len(), dtype=pl.String)
 
 
 def forwarded_first(expr: pl.Expr) -> pl.Expr:

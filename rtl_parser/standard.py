@@ -103,7 +103,8 @@ class StandardJsonParser:
         for value in text.to_list():  # v2 JSON is low-volume; json.loads is C code
             try:
                 obj = json.loads(value)
-                records.append(obj if isinstance(obj, dict) else None)
+                # An object with no fields is not a log record (and would make a zero-width row).
+                records.append(obj if isinstance(obj, dict) and obj else None)
             except ValueError:
                 records.append(None)
         ok = np.array([r is not None for r in records], dtype=bool)

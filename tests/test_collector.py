@@ -187,3 +187,27 @@ def test_the_lambda_front_door_writes_to_firehose(monkeypatch):
 def test_settings_defaults_are_the_documented_limits():
     cfg = replace(Collector())
     assert (cfg.max_body_bytes, cfg.max_events) == (65536, 20)
+
+
+def test_a_client_over_its_rate_gets_429_and_others_do_not(tmp_path):
+    settings = Settings(lake=Lake(root=str(tmp_path)), collector=Collector(sites=(SITE,), rate_per_minute=60))
+    app = CollectorApp(settings, LandingSink(Storage(str(tmp_path))))
+    # 60 a minute: a burst of 6, then one a second.
+    answers = [call(app, "POST", "/_footfall/events", batch(event()))[0] for _ in range(8)]
+    assert answers == [202] * 6 + [429] * 2
+    status, headers, body = call(app, "POST", "/_footfall/events", batch(event()))
+    assert status == 429 and int(headers["retry-after"]) >= 1
+    assert json.loads(body) == {"error": "too many batches from this client"}
+    other = call(app, "POST", "/_footfall/events", batch(event()), headers={"x-forwarded-for": "192.0.2.50"})
+    assert other[0] == 202  # another client is not held back
+
+
+def test_the_rate_limiter_refills_and_forgets_old_clients():
+    from pipelines.collector.core import RateLimiter
+
+    limiter = RateLimiter(per_minute=60, max_clients=2)
+    assert [limiter.allow("a", 0.0) for _ in range(7)][-1] == pytest.approx(1.0)
+    assert limiter.allow("a", 2.0) == 0  # two seconds refill two tokens
+    limiter.allow("b", 2.0)
+    limiter.allow("c", 2.0)
+    assert set(limiter.buckets) == {"b", "c"}

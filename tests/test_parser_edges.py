@@ -114,3 +114,14 @@ def test_forwarded_for_oddities():
 def test_timestamp_out_of_range_is_rejected():
     result = parse(line(timestamp="99.5"))
     assert result.rejects.to_pylist()[0]["reason"] == "timestamp out of range"
+
+
+def test_v2_json_lines_without_log_fields_are_each_rejected():
+    """Found by the fuzz test: objects with no known field (or none at all) once collapsed
+    to one row and crashed the batch; each must be its own reject."""
+    from rtl_parser.standard import StandardJsonParser
+
+    result = StandardJsonParser().feed(b'{"v":1,"a":2}\n{}\n{"x":1}\n[1]\n')
+    assert (result.frame.height, result.rejects.num_rows, result.lines) == (0, 4, 4)
+    assert result.rejects.column("reason").to_pylist() == [
+        "missing timestamp", "not a JSON object", "missing timestamp", "not a JSON object"]

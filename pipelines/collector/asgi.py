@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from pipelines.collector.core import Core, Refused, Request, cors_headers
+from pipelines.collector.core import Core, RateLimiter, Refused, Request, cors_headers
 from pipelines.config import Settings
 
 SCRIPT = Path(__file__).resolve().parents[2] / "web" / "footfall.js"
@@ -32,6 +32,7 @@ class CollectorApp:
     def __init__(self, settings: Settings, sink):
         self.settings, self.sink = settings, sink
         self.core = Core(settings.collector)
+        self.limiter = RateLimiter(settings.collector.rate_per_minute)
         self.prefix = settings.collector.path_prefix.rstrip("/")
 
     async def __call__(self, scope, receive, send):
@@ -75,7 +76,12 @@ class CollectorApp:
                 break
         client = scope.get("client") or ("", 0)
         forwarded = _header(scope, b"x-forwarded-for")
-        request = Request(body=body, client_ip=(forwarded.split(",")[0].strip() if forwarded else client[0]),
+        client_ip = forwarded.split(",")[0].strip() if forwarded else client[0]
+        wait = self.limiter.allow(client_ip, time.monotonic())
+        if wait:
+            return await self._json(send, 429, {"error": "too many batches from this client"},
+                                    cors + [(b"retry-after", str(max(1, round(wait))).encode())])
+        request = Request(body=body, client_ip=client_ip,
                           user_agent=_header(scope, b"user-agent") or "", origin=origin,
                           country=_header(scope, b"cloudfront-viewer-country"),
                           received_ms=int(time.time() * 1000))

@@ -65,6 +65,29 @@ def allowed_origin(origin: str | None, site: str, cfg: Collector) -> bool:
     return host is None or host == site  # no Origin: not a browser's cross-site call
 
 
+class RateLimiter:
+    """Token bucket per client: `per_minute` batches a minute, bursts of a tenth of that.
+    Bounded memory: the least recently seen clients are forgotten past `max_clients`."""
+
+    def __init__(self, per_minute: int, max_clients: int = 100_000):
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, per_minute / 10.0)
+        self.max_clients = max_clients
+        self.buckets: dict[str, tuple[float, float]] = {}  # client → (tokens, last seen)
+
+    def allow(self, client: str, now: float) -> float:
+        """0 when the batch may pass, else the seconds until it would."""
+        if self.rate <= 0:
+            return 0.0
+        tokens, last = self.buckets.pop(client, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+        self.buckets[client] = (tokens - 1 if tokens >= 1 else tokens, now)  # newest last
+        if len(self.buckets) > self.max_clients:
+            self.buckets.pop(next(iter(self.buckets)))
+        return wait
+
+
 def cors_headers(origin: str | None, cfg: Collector) -> dict[str, str]:
     """Access-Control-Allow-Origin for a page on an accepted site (none for others)."""
     host = origin_host(origin)
