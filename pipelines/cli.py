@@ -353,6 +353,24 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return 0 if result.remaining == 0 else 1
 
 
+def cmd_athena_ddl(args: argparse.Namespace) -> int:
+    from pipelines.athena_ddl import render_all
+
+    settings = _settings(args)
+    if not settings.lake.root.startswith("s3://"):
+        raise UserError(f"Athena reads S3: give --lake s3://bucket/prefix (lake.root is {settings.lake.root})")
+    statements = render_all(settings, database=args.database)
+    if args.out:
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, sql in statements.items():
+            (folder / f"{name}.sql").write_text(sql)
+        console.print(f"{len(statements)} statements written to {folder}/")
+    else:
+        out.print(";\n\n".join(s.strip() for s in statements.values()) + ";", markup=False, highlight=False)
+    return 0
+
+
 def cmd_retention(args: argparse.Namespace) -> int:
     from pipelines.retention import ZONES, apply_retention
 
@@ -434,6 +452,10 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--visitor-id", help="the visitor_id hash as it appears in the lake")
     e.add_argument("--dry-run", action="store_true", help="count what would be removed")
     e.set_defaults(func=cmd_erase)
+    a = sub.add_parser("athena-ddl", parents=[common], help="Glue/Athena DDL (partition projection) for every lake table")
+    a.add_argument("--database", default="footfall", help="Glue database name (default footfall)")
+    a.add_argument("--out", help="write one .sql file per table here (default: print them)")
+    a.set_defaults(func=cmd_athena_ddl)
     t = sub.add_parser("retention", parents=[common], help="delete landing/quarantine/silver (and gold if set) past their age")
     t.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     t.set_defaults(func=cmd_retention)
