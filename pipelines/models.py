@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import jinja2
 import polars as pl
+import pyarrow.dataset as ds
 
 from pipelines.config import Settings
 from pipelines.schemas import SILVER, sql_type
@@ -93,7 +94,7 @@ class Renderer:
     """Renders models for one engine. `sources` maps silver tables to their Parquet files
     (DuckDB); `database` names the Glue database (Athena)."""
 
-    def __init__(self, engine: str, settings: Settings, *, sources: dict[str, list[str]] | None = None,
+    def __init__(self, engine: str, settings: Settings, *, sources: dict[str, list[str] | str] | None = None,
                  database: str = "footfall", gold: Callable[[str, Window], list[str] | None] | None = None):
         self.engine = engine
         # DuckDB: the Parquet files of a mart's days, or None when a day is not built yet
@@ -154,6 +155,12 @@ def silver_files(storage: Storage, table: str, start: date, end: date) -> list[s
             if o.key.endswith(".parquet") and _in_window(o.key, Window(start, end))]
 
 
+def arrow_dataset(storage: Storage, uris: list[str]) -> ds.Dataset:
+    """Parquet objects of the lake as one Arrow dataset (scanned lazily, filters pushed down)."""
+    base = storage.uri("").rstrip("/") + "/"
+    return ds.dataset([storage.full(u[len(base):]) for u in uris], filesystem=storage.fs, format="parquet")
+
+
 def fresh_gold(storage: Storage, name: str, window: Window) -> list[str] | None:
     """The gold partitions of mart `name` for every day of `window` if each is newer than
     all the silver it was built from; None otherwise (missing or stale: compute inline).
@@ -186,9 +193,14 @@ def build(settings: Settings, window: Window, models: list[str] | None = None) -
             continue  # no funnels configured: nothing to build
         model = MODELS[name]
         wide = window.widened(model.lookback_hours, model.lookahead_hours)
-        sources = {t: silver_files(storage, t, wide.start, wide.end) for t in SILVER}
-        sql = Renderer("duckdb", settings, sources=sources, gold=lambda m, w: fresh_gold(storage, m, w)) \
-            .render(name, window)
+        sources: dict[str, list[str] | str] = {t: silver_files(storage, t, wide.start, wide.end) for t in SILVER}
+        if storage.is_s3:  # DuckDB reads S3 through Arrow datasets (no httpfs extension needed)
+            for table, files in sources.items():
+                if files:
+                    con.register(f"silver_{table}", arrow_dataset(storage, files))
+                    sources[table] = f"silver_{table}"
+        fresh = None if storage.is_s3 else (lambda m, w: fresh_gold(storage, m, w))
+        sql = Renderer("duckdb", settings, sources=sources, gold=fresh).render(name, window)
         frame = pl.from_arrow(con.sql(sql).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)
         report[name] = {}

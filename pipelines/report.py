@@ -20,6 +20,7 @@ from pipelines.charts import bars, polyline
 from pipelines.config import Settings
 from pipelines.export import safe_csv
 from pipelines.landing import landing_hour
+from pipelines.models import arrow_dataset
 from pipelines.storage import ObjectInfo, Storage
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -85,8 +86,13 @@ class Gold:
                  if self.storage.exists(k := f"gold/{table}/dt={d.isoformat()}/data.parquet")]
         if not files:
             return pl.DataFrame()
-        query = f"select * from read_parquet($files, hive_partitioning = false) where {where} order by {order}"
-        values: dict[str, object] = {"files": files}
+        values: dict[str, object] = {}
+        if self.storage.is_s3:  # through Arrow: DuckDB needs no httpfs extension for S3
+            self.con.register("gold_input", arrow_dataset(self.storage, files))
+            query = f"select * from gold_input where {where} order by {order}"
+        else:
+            query = f"select * from read_parquet($files, hive_partitioning = false) where {where} order by {order}"
+            values["files"] = files
         values.update({f"p{i}": p for i, p in enumerate(params or [])})
         frame = pl.from_arrow(self.con.sql(query, params=values).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)

@@ -1,7 +1,8 @@
 {#- daily_site_metrics — grain: one day × site (contract §7.6). Key: dt, site.
     Traffic: page_views (after page_views.source), visitors = dau (distinct non-bot visitors
     with any activity that day), wau / mau (7 / 30 days ending dt), sessions (starting that
-    day) with bounce_rate, avg_session_duration_s and views_per_session.
+    day) with bounce_rate, avg_session_duration_s (rounded to the millisecond, so that the
+    order a parallel sum takes cannot change the last digits) and views_per_session.
     CDN health over all requests (bots and assets included): requests, bot_requests,
     bytes_sent, status_2xx..5xx, error_rate_5xx, cache_hit_ratio (Hit + RefreshHit over all
     requests), and p50/p95/p99 of time_taken_ms and ttfb_ms (exact on DuckDB). -#}
@@ -80,7 +81,7 @@ visits as (
         site,
         count(*) as sessions,
         sum(case when is_bounce then 1 else 0 end) as bounces,
-        avg(duration_s) as avg_session_duration_s,
+        round(avg(duration_s), 3) as avg_session_duration_s,
         sum(page_views) as session_page_views
     from sessions
     group by dt, site
