@@ -168,9 +168,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     from pipelines.models import MARTS, Window, build
 
     settings = _settings(args)
-    if settings.engine != "duckdb":
-        raise UserError("engine = athena: running the models on Athena comes with the cloud path; "
-                        "set engine = \"duckdb\" to build locally")
     through = args.through or args.date
     if through < args.date:
         raise UserError(f"--through {through} is before --date {args.date}")
@@ -181,6 +178,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     from pipelines.catalog import rebuild
     from pipelines.storage import Storage
 
+    if settings.engine == "athena":
+        from pipelines.athena import build_on_athena
+
+        if not settings.lake.root.startswith("s3://"):
+            raise UserError("engine = athena needs lake.root = s3://bucket/prefix")
+        with console.status(f"running {', '.join(models)} on Athena for {args.date} .. {through}"):
+            runs = build_on_athena(settings, Window(args.date, through), models)
+        for name, run in runs.items():
+            out.print(f"{name}: {run.state}, {run.bytes_scanned:,} bytes scanned (query {run.query_id})")
+        return 0
     with console.status(f"building {', '.join(models)} for {args.date} .. {through}"):
         report = build(settings, Window(args.date, through), models)
         # The DuckDB catalog is for a local lake; on S3, query through Athena (footfall athena-ddl).

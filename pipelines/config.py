@@ -109,6 +109,13 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Athena:
+    database: str = "footfall"  # Glue database of the lake's tables (footfall athena-ddl)
+    workgroup: str = "primary"  # its scan limit and result location apply to every model
+    output_location: str = ""  # s3:// for query results ("" = the workgroup's)
+
+
+@dataclass(frozen=True)
 class Dagster:
     partitions_start: str = "2025-01-01"  # first daily partition (UTC) shown and backfillable
     sensor_interval_seconds: int = 30  # how often the landing sensor looks for new objects
@@ -157,6 +164,7 @@ class Settings:
     ingest: Ingest = Ingest()
     checks: Checks = Checks()
     report: Report = Report()
+    athena: Athena = Athena()
     dagster: Dagster = Dagster()
     funnels: tuple[Funnel, ...] = DEFAULT_FUNNELS
 

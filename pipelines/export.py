@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import polars as pl
 
-from pipelines.models import MARTS, Window
+from pipelines.models import MARTS, Window, gold_partition
 from pipelines.storage import Storage
 
 FORMULA_START = r"^[=+\-@\t\r]"
@@ -37,9 +37,9 @@ def safe_csv(frame: pl.DataFrame, *, header: bool = True) -> bytes:
 def gold_days(storage: Storage, table: str, window: Window) -> Iterator[tuple[date, pl.DataFrame]]:
     """Each day's gold partition of `table` in the window (one day in memory at a time)."""
     for day in window.days():
-        key = f"gold/{table}/dt={day.isoformat()}/data.parquet"
-        if storage.exists(key):
-            yield day, storage.read_frame(key)
+        keys = gold_partition(storage, table, day)
+        if keys:
+            yield day, pl.concat([storage.read_frame(k) for k in keys], how="vertical_relaxed")
 
 
 def export(storage: Storage, table: str, window: Window, out: BinaryIO) -> int:

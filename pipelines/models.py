@@ -155,6 +155,13 @@ def silver_files(storage: Storage, table: str, start: date, end: date) -> list[s
             if o.key.endswith(".parquet") and _in_window(o.key, Window(start, end))]
 
 
+def gold_partition(storage: Storage, table: str, day: date) -> list[str]:
+    """Keys of a gold day's Parquet objects: `data.parquet` from DuckDB, Athena's own names
+    from an INSERT (hidden temporaries excluded)."""
+    return sorted(o.key for o in storage.list(f"gold/{table}/dt={day.isoformat()}/")
+                  if o.key.endswith(".parquet") and not o.key.rsplit("/", 1)[-1].startswith("."))
+
+
 def arrow_dataset(storage: Storage, uris: list[str]) -> ds.Dataset:
     """Parquet objects of the lake as one Arrow dataset (scanned lazily, filters pushed down)."""
     base = storage.uri("").rstrip("/") + "/"

@@ -20,7 +20,7 @@ from pipelines.charts import bars, polyline
 from pipelines.config import Settings
 from pipelines.export import safe_csv
 from pipelines.landing import landing_hour
-from pipelines.models import arrow_dataset
+from pipelines.models import arrow_dataset, gold_partition
 from pipelines.storage import ObjectInfo, Storage
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -82,8 +82,7 @@ class Gold:
 
     def frame(self, table: str, days: list[date], where: str = "true", params: list | None = None,
               order: str = "1") -> pl.DataFrame:
-        files = [self.storage.uri(k) for d in days
-                 if self.storage.exists(k := f"gold/{table}/dt={d.isoformat()}/data.parquet")]
+        files = [self.storage.uri(k) for d in days for k in gold_partition(self.storage, table, d)]
         if not files:
             return pl.DataFrame()
         values: dict[str, object] = {}
