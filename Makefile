@@ -24,7 +24,7 @@ install: $(STAMP)
 system-packages:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium ; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium ; }
 
 demo: install
 	$(BIN)/footfall demo
@@ -41,7 +41,7 @@ test: install system-packages
 bench: install
 	@command -v goaccess >/dev/null 2>&1 || { \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends goaccess ; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq goaccess ; }
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/collector_bench.py
