@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from pipelines.config import Settings
 from pipelines.models import MARTS, Renderer, Window
-from pipelines.schemas import SILVER
+from pipelines.schemas import SILVER, sql_type
 from rtl_parser.fields import STANDARD_FIELDS_33
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "athena_ddl"
@@ -35,23 +35,7 @@ def column_name(field: str) -> str:
 
 
 def hive_type(t: pa.DataType) -> str:
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_int8(t) or pa.types.is_int16(t):
-        return "smallint"
-    if pa.types.is_int32(t):
-        return "int"
-    if pa.types.is_integer(t):
-        return "bigint"
-    if pa.types.is_floating(t):
-        return "double"
-    if pa.types.is_decimal(t):
-        return f"decimal({t.precision},{t.scale})"
-    return "string"
+    return sql_type(t, "hive")
 
 
 def mart_schema(settings: Settings, name: str) -> pa.Schema:

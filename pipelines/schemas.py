@@ -99,19 +99,22 @@ SILVER = {"requests": REQUESTS, "events": EVENTS}
 
 
 def sql_type(t: pa.DataType, engine: str) -> str:
-    """The SQL type of an Arrow type in DuckDB or Athena (Trino)."""
+    """The SQL type of an Arrow type in DuckDB, Athena (Trino) queries, or Hive DDL (Glue)."""
+    hive = engine == "hive"
     if pa.types.is_timestamp(t):
-        return "timestamp with time zone" if engine == "duckdb" else "timestamp(3)"
+        return {"duckdb": "timestamp with time zone", "hive": "timestamp"}.get(engine, "timestamp(3)")
     if pa.types.is_date(t):
         return "date"
     if pa.types.is_boolean(t):
         return "boolean"
-    if pa.types.is_int16(t):
+    if pa.types.is_int8(t) or pa.types.is_int16(t):
         return "smallint"
     if pa.types.is_int32(t):
-        return "integer"
+        return "int" if hive else "integer"
     if pa.types.is_integer(t):
         return "bigint"
     if pa.types.is_floating(t):
         return "double"
-    return "varchar"
+    if pa.types.is_decimal(t):
+        return f"decimal({t.precision},{t.scale})"
+    return "string" if hive else "varchar"

@@ -6,30 +6,38 @@ with requests as (
     select * from {{ ref('stg_requests') }}
 ),
 
+per_hour as (
+    select
+        dt,
+        site,
+        hour,
+        sum(case when is_page_view then 1 else 0 end) as page_view_requests,
+        {{ cdn_measures() }}
+    from requests
+    group by dt, site, hour
+),
+
 final as (
     select
         dt,
         site,
         hour,
-        count(*) as requests,
-        sum(case when is_bot then 1 else 0 end) as bot_requests,
-        sum(case when is_page_view then 1 else 0 end) as page_view_requests,
-        sum(case when status between 200 and 299 then 1 else 0 end) as status_2xx,
-        sum(case when status between 300 and 399 then 1 else 0 end) as status_3xx,
-        sum(case when status between 400 and 499 then 1 else 0 end) as status_4xx,
-        sum(case when status between 500 and 599 then 1 else 0 end) as status_5xx,
-        cast(sum(case when status between 500 and 599 then 1 else 0 end) as double)
-        / count(*) as error_rate_5xx,
-        cast(sum(case when edge_result_type in ('Hit', 'RefreshHit') then 1 else 0 end) as double)
-        / count(*) as cache_hit_ratio,
-        {{ percentile('time_taken_ms', 0.5) }} as time_taken_ms_p50,
-        {{ percentile('time_taken_ms', 0.95) }} as time_taken_ms_p95,
-        {{ percentile('time_taken_ms', 0.99) }} as time_taken_ms_p99,
-        {{ percentile('ttfb_ms', 0.5) }} as ttfb_ms_p50,
-        {{ percentile('ttfb_ms', 0.95) }} as ttfb_ms_p95,
-        {{ percentile('ttfb_ms', 0.99) }} as ttfb_ms_p99
-    from requests
-    group by dt, site, hour
+        requests,
+        bot_requests,
+        page_view_requests,
+        status_2xx,
+        status_3xx,
+        status_4xx,
+        status_5xx,
+        cast(status_5xx as double) / requests as error_rate_5xx,
+        cast(cache_hits as double) / requests as cache_hit_ratio,
+        time_taken_ms_p50,
+        time_taken_ms_p95,
+        time_taken_ms_p99,
+        ttfb_ms_p50,
+        ttfb_ms_p95,
+        ttfb_ms_p99
+    from per_hour
 )
 
 select * from final

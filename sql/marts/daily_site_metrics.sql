@@ -32,20 +32,8 @@ cdn as (
     select
         dt,
         site,
-        count(*) as requests,
-        sum(case when is_bot then 1 else 0 end) as bot_requests,
         coalesce(sum(bytes_sent), 0) as bytes_sent,
-        sum(case when status between 200 and 299 then 1 else 0 end) as status_2xx,
-        sum(case when status between 300 and 399 then 1 else 0 end) as status_3xx,
-        sum(case when status between 400 and 499 then 1 else 0 end) as status_4xx,
-        sum(case when status between 500 and 599 then 1 else 0 end) as status_5xx,
-        sum(case when edge_result_type in ('Hit', 'RefreshHit') then 1 else 0 end) as cache_hits,
-        {{ percentile('time_taken_ms', 0.5) }} as time_taken_ms_p50,
-        {{ percentile('time_taken_ms', 0.95) }} as time_taken_ms_p95,
-        {{ percentile('time_taken_ms', 0.99) }} as time_taken_ms_p99,
-        {{ percentile('ttfb_ms', 0.5) }} as ttfb_ms_p50,
-        {{ percentile('ttfb_ms', 0.95) }} as ttfb_ms_p95,
-        {{ percentile('ttfb_ms', 0.99) }} as ttfb_ms_p99
+        {{ cdn_measures() }}
     from requests
     group by dt, site
 ),
