@@ -352,6 +352,30 @@ def _write(storage: Storage, key: str, lines: list[bytes], gz: bool) -> int:
     return len(lines)
 
 
+def _deliver(storage: Storage, rng: np.random.Generator, text: list[str], arrival: np.ndarray,
+             opts: GenerateOptions, source: str, stream: str, redelivery_ms: tuple[int, int]) -> dict[str, int]:
+    """Firehose's delivery of records arriving at `arrival` (epoch ms): a few delivered twice
+    (at-least-once), objects rotated every `object_minutes` of arrival time and keyed by
+    the arrival hour under landing/<source>/, a few lines damaged."""
+    n = len(text)
+    dup = np.flatnonzero(rng.random(n) < opts.duplicate_rate)
+    idx = np.concatenate([np.arange(n), dup])
+    when = np.concatenate([arrival, arrival[dup] + rng.integers(*redelivery_ms, len(dup))])
+    order = np.argsort(when, kind="stable")
+    idx, when = idx[order], when[order]
+    bucket = when // (opts.object_minutes * 60_000)
+    stats = {"objects": 0, "lines": 0, "duplicates": len(dup)}
+    cuts = np.flatnonzero(np.diff(bucket)) + 1
+    for part_idx, part_when in zip(np.split(idx, cuts), np.split(when, cuts), strict=True):
+        first = datetime.fromtimestamp(part_when[0] / 1000, tz=UTC)
+        name = (f"{stream}-1-{first:%Y-%m-%d-%H-%M-%S}-"
+                f"{uuid.UUID(bytes=rng.bytes(16), version=4)}{'.gz' if opts.gzip else ''}")
+        body = _corrupt(rng, [text[i] for i in part_idx], opts.malformed_rate)
+        stats["lines"] += _write(storage, f"landing/{source}/{first:%Y/%m/%d/%H}/{name}", body, opts.gzip)
+        stats["objects"] += 1
+    return stats
+
+
 def write_rtl(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) -> dict[str, int]:
     """Deliver requests as Firehose objects: rotated by arrival time, keyed by arrival hour."""
     rng = np.random.default_rng(opts.seed + 101)
@@ -360,24 +384,8 @@ def write_rtl(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) -> di
     arrival = reqs["ts"].to_numpy() + rng.integers(1_000, 60_000, n)
     late = rng.random(n) < opts.late_rate
     arrival = np.where(late, arrival + rng.integers(3_600_000, 3 * 3_600_000, n), arrival)
-    dup = np.flatnonzero(rng.random(n) < opts.duplicate_rate)
-    idx = np.concatenate([np.arange(n), dup])
-    when = np.concatenate([arrival, arrival[dup] + rng.integers(60_000, 900_000, len(dup))])
-    order = np.argsort(when, kind="stable")
-    idx, when = idx[order], when[order]
-    bucket = when // (opts.object_minutes * 60_000)
-    text = lines.to_list()
-    stats = {"objects": 0, "lines": 0, "duplicates": len(dup), "late": int(late.sum())}
-    cuts = np.flatnonzero(np.diff(bucket)) + 1
-    for part_idx, part_when in zip(np.split(idx, cuts), np.split(when, cuts), strict=True):
-        first = datetime.fromtimestamp(part_when[0] / 1000, tz=UTC)
-        name = (f"{STREAM}-1-{first:%Y-%m-%d-%H-%M-%S}-"
-                f"{uuid.UUID(bytes=rng.bytes(16), version=4)}{'.gz' if opts.gzip else ''}")
-        key = f"landing/rtl/{first:%Y/%m/%d/%H}/{name}"
-        body = _corrupt(rng, [text[i] for i in part_idx], opts.malformed_rate)
-        stats["lines"] += _write(storage, key, body, opts.gzip)
-        stats["objects"] += 1
-    return stats
+    stats = _deliver(storage, rng, lines.to_list(), arrival, opts, "rtl", STREAM, (60_000, 900_000))
+    return {**stats, "late": int(late.sum())}
 
 
 def write_standard(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) -> dict[str, int]:
@@ -467,24 +475,9 @@ def write_beacon(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) ->
     rng = np.random.default_rng(opts.seed + 404)
     events = beacon_events(reqs, opts)
     text = beacon_lines(events).to_list()
-    n = len(text)
-    arrival = events["received"].to_numpy() + rng.integers(500, 30_000, n)
-    dup = np.flatnonzero(rng.random(n) < opts.duplicate_rate)
-    idx = np.concatenate([np.arange(n), dup])
-    when = np.concatenate([arrival, arrival[dup] + rng.integers(1_000, 60_000, len(dup))])
-    order = np.argsort(when, kind="stable")
-    idx, when = idx[order], when[order]
-    bucket = when // (opts.object_minutes * 60_000)
-    cuts = np.flatnonzero(np.diff(bucket)) + 1
-    stats = {"objects": 0, "lines": 0, "duplicates": len(dup), "events": n}
-    for part_idx, part_when in zip(np.split(idx, cuts), np.split(when, cuts), strict=True):
-        first = datetime.fromtimestamp(part_when[0] / 1000, tz=UTC)
-        key = (f"landing/beacon/{first:%Y/%m/%d/%H}/footfall-beacon-1-{first:%Y-%m-%d-%H-%M-%S}-"
-               f"{uuid.UUID(bytes=rng.bytes(16), version=4)}{'.gz' if opts.gzip else ''}")
-        body = _corrupt(rng, [text[i] for i in part_idx], opts.malformed_rate)
-        stats["lines"] += _write(storage, key, body, opts.gzip)
-        stats["objects"] += 1
-    return stats
+    arrival = events["received"].to_numpy() + rng.integers(500, 30_000, len(text))
+    return {**_deliver(storage, rng, text, arrival, opts, "beacon", "footfall-beacon", (1_000, 60_000)),
+            "events": len(text)}
 
 
 def generate(storage: Storage, opts: GenerateOptions) -> dict[str, dict[str, int]]:

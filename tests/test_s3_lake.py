@@ -23,14 +23,20 @@ def s3_url():
         yield url
 
 
+def upload_landing(s3_url: str, local_root: Path, bucket: str):
+    """A new bucket holding the local lake's landing zone under `lake/`; its client."""
+    s3 = boto3.client("s3", endpoint_url=s3_url)
+    s3.create_bucket(Bucket=bucket)
+    for path in sorted((local_root / "landing").rglob("*")):
+        if path.is_file():
+            s3.upload_file(str(path), bucket, f"lake/{path.relative_to(local_root)}")
+    return s3
+
+
 def test_ingest_from_and_to_s3_matches_local(s3_url, monkeypatch, small_lake, tmp_path):
     apply_env(monkeypatch, s3_url)
     local_root, _ = small_lake
-    s3 = boto3.client("s3", endpoint_url=s3_url)
-    s3.create_bucket(Bucket="footfall-test")
-    for path in sorted((local_root / "landing").rglob("*")):
-        if path.is_file():
-            s3.upload_file(str(path), "footfall-test", f"lake/{path.relative_to(local_root)}")
+    s3 = upload_landing(s3_url, local_root, "footfall-test")
 
     remote = Settings(lake=Lake(root="s3://footfall-test/lake"), ingest=Ingest(workers=1))
     summary = ingest(remote, KEY)
@@ -67,11 +73,7 @@ def test_models_and_report_on_an_s3_lake_match_the_local_lake(s3_url, monkeypatc
 
     apply_env(monkeypatch, s3_url)
     local_root, _ = small_lake
-    s3 = boto3.client("s3", endpoint_url=s3_url)
-    s3.create_bucket(Bucket="footfall-models")
-    for path in sorted((local_root / "landing").rglob("*")):
-        if path.is_file():
-            s3.upload_file(str(path), "footfall-models", f"lake/{path.relative_to(local_root)}")
+    upload_landing(s3_url, local_root, "footfall-models")
     day = date(2026, 11, 2)
     remote = Settings(lake=Lake(root="s3://footfall-models/lake"))
     local = Settings(lake=Lake(root=str(local_root)))
