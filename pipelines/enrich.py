@@ -73,9 +73,11 @@ def visitor_id_column(df: pl.DataFrame, opts: EnrichOptions, *, token: str, ip: 
         days = df["dt"].gather(anonymous).unique().to_list()
         salts = {d: daily_salt(opts.key, d.isoformat() if opts.rotate_salt else "static")
                  for d in days}
-        message = df[anonymous].select(pl.concat_str(
-            [pl.col("dt").replace_strict(salts, return_dtype=pl.String), pl.col("site"),
-             ip.fill_null(""), pl.col(user_agent).fill_null("")],
+        # Gather the four inputs, not the whole wide frame.
+        inputs = df.select("dt", "site", ip.fill_null("").alias("_ip"),
+                           pl.col(user_agent).fill_null("").alias("_ua"))[anonymous]
+        message = inputs.select(pl.concat_str(
+            [pl.col("dt").replace_strict(salts, return_dtype=pl.String), "site", "_ip", "_ua"],
             separator=_SEP,
         )).to_series()
         visitor_ids = visitor_ids.scatter(anonymous, hash_column(opts.key, message))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import secrets
+from functools import lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -39,9 +39,30 @@ def demo_key(path: Path) -> bytes:
     return path.read_text().strip().encode()
 
 
+_BLOCK = 64  # SHA-256 block size
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+@lru_cache(maxsize=4)
+def _pads(key: bytes) -> tuple:
+    """SHA-256 states after absorbing the HMAC inner and outer key pads (RFC 2104)."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+
+
 def keyed_hash(key: bytes, value: str) -> str:
     """The pseudonym of one value: HMAC-SHA256(key, value), first 32 hex characters."""
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:ID_HEX]
+    # HMAC by hand from precomputed pad states: copying two hash states is about 2.5x
+    # cheaper than `hmac.new` per call, which matters at a million distinct values a day.
+    inner, outer = _pads(key)
+    h = inner.copy()
+    h.update(value.encode())
+    o = outer.copy()
+    o.update(h.digest())
+    return o.hexdigest()[:ID_HEX]
 
 
 def daily_salt(key: bytes, day: str) -> str:

@@ -19,8 +19,15 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ThreadPoolExecutor,
+    as_completed,
+    wait,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +82,8 @@ class ObjectResult:
     extra_columns: int = 0
     error: str | None = None
     hours: set[tuple[str, int]] = field(default_factory=set)
+    quarantine_key: str | None = None
+    staged: dict[tuple[str, int], int] = field(default_factory=dict)  # in-memory bytes per hour
 
 
 @dataclass
@@ -130,14 +139,16 @@ class _Quarantine:
         self.writer.write_table(table)
         self.count += n
 
-    def close(self) -> None:
+    def close(self) -> str | None:
+        """Publish the rejects; returns the key written (made durable before the ledger)."""
         key = quarantine_key(self.source, self.obj)
         if self.writer is None:
             self.storage.delete(key)  # a re-processed object may have had rejects before
-            return
+            return None
         self.writer.close()
-        self.storage.write_parquet(key, pq.read_table(self.path))
+        self.storage.write_parquet(key, pq.read_table(self.path), durable=False)
         self.path.unlink()
+        return key
 
 
 class _Batch:
@@ -233,7 +244,11 @@ def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
     for (dt, hour), piece in silver.drop("part").partition_by(["dt", "hour"], as_dict=True).items():
         folder = Path(task.staging) / table / f"{dt}_{hour:02d}"
         folder.mkdir(parents=True, exist_ok=True)
-        piece.write_ipc(folder / f"{first:06d}-{number:05d}.arrow", compression="uncompressed")
+        # lz4: a third of the bytes to write, read back and delete, for little CPU.
+        piece.write_ipc(folder / f"{first:06d}-{number:05d}.arrow", compression="lz4")
+        with lock:
+            staged = results[members[0]].staged
+            staged[(str(dt), int(hour))] = staged.get((str(dt), int(hour)), 0) + piece.estimated_size()
 
 
 def _unreadable(quarantine: _Quarantine, result: ObjectResult, line: int, error: str) -> None:
@@ -272,7 +287,7 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
             for n, chunk in enumerate(reader):
                 if task.source in ("rtl", "beacon"):  # one layout per object: TSV or NDJSON
                     lines = split_lines(chunk, next_line, settings.ingest.max_line_bytes)
-                    next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+                    next_line += lines.span
                     segments = [((task.source,), lines)] if len(lines.line_no) else []
                 elif n == 0 and chunk.lstrip()[:1] == b"{" or per_object is not None:
                     # Standard logging v2 as JSON lines: parsed object by object.
@@ -297,7 +312,7 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
                 _unreadable(quarantine, result, next_line, reader.error)
     batch.finish()
     for index, quarantine in quarantines.items():
-        quarantine.close()
+        results[index].quarantine_key = quarantine.close()
         results[index].quarantined = quarantine.count
     return [results[i] for i, _ in task.objects]
 
@@ -336,8 +351,31 @@ class _Inline(Executor):
         return future
 
 
-def _staged_bytes(folder: str) -> int:
-    return sum(f.stat().st_size for f in Path(folder).glob("*.arrow"))
+def merge_in_budget(merges: list[MergeTask], sizes: list[int], workers: int,
+                    budget: int) -> Iterator[MergeResult]:
+    """Merge hours concurrently while the rows in flight stay within `budget` bytes.
+
+    A merge holds its hour's rows about three times over (staged, sorted, encoded), and the
+    merge phase is the run's memory peak: so hours merge side by side only while their
+    staged rows fit the budget together, and a larger hour merges alone. Polars spreads a
+    single merge over the cores too, so this mostly recovers the fixed costs of small hours.
+    """
+    todo = sorted(zip(sizes, range(len(merges)), merges, strict=True), key=lambda t: (-t[0], t[1]))
+    if workers <= 1 or len(todo) <= 1:
+        for _, _, m in todo:
+            yield merge_hour(m)
+        return
+    in_flight: dict[Future, int] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest-merge") as pool:
+        while todo or in_flight:
+            while todo and len(in_flight) < workers and (
+                    not in_flight or sum(in_flight.values()) + todo[0][0] <= budget):
+                size, _, m = todo.pop(0)
+                in_flight[pool.submit(merge_hour, m)] = size
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for f in done:
+                del in_flight[f]
+                yield f.result()
 
 
 def _executor(workers: int, tasks: int) -> Executor:
@@ -418,22 +456,14 @@ def ingest(
             reprocessed = frozenset(o.key for _, o in todo)
             merges = [MergeTask(settings.lake.root, t, os.path.join(staging, t, f"{d}_{h:02d}"), d, h,
                                 reprocessed) for t, d, h in hours]
+            staged: dict[tuple[str, str, int], int] = defaultdict(int)
+            for r in results:
+                for (d, h), n in r.staged.items():
+                    staged[(TABLE_OF[r.source], d, h)] += n
             merged: list[MergeResult] = []
-            # Large hours one at a time: Polars already spreads a merge (dedupe, sort,
-            # Parquet encoding) over the cores, and a second concurrent large hour would
-            # double the phase's peak memory, which is the run's peak. Small hours (a quiet
-            # site, or one big object spread over a day) have fixed costs that do not use
-            # the cores, so they merge in parallel within the same memory bound.
-            budget = settings.ingest.chunk_bytes * 2
-            small = [m for m in merges if _staged_bytes(m.folder) <= budget]
-            large = [m for m in merges if _staged_bytes(m.folder) > budget]
-            with _executor(settings.ingest.workers, len(small)) as small_pool:
-                for f in as_completed([small_pool.submit(merge_hour, m) for m in small]):
-                    merged.append(f.result())
-                    if on_progress:
-                        on_progress("merge", len(merged), len(merges))
-            for m in large:
-                merged.append(merge_hour(m))
+            for m in merge_in_budget(merges, [staged[(m.table, m.dt, m.hour)] for m in merges],
+                                     settings.ingest.workers, budget=settings.ingest.chunk_bytes * 4):
+                merged.append(m)
                 if on_progress:
                     on_progress("merge", len(merged), len(merges))
             summary.merge_seconds = time.perf_counter() - started - summary.parse_seconds
@@ -461,6 +491,7 @@ def ingest(
         for name in ("lines", "rows", "duplicates", "quarantined"):
             agg[name] += getattr(entry, name)
         agg["objects"] += 1
+    storage.make_durable([r.quarantine_key for r in results if r.quarantine_key])
     ledger.save(storage, entries)
 
     summary.lines = sum(e.lines for e in summary.entries)

@@ -8,11 +8,14 @@ replaces exactly the days it owns. Engine differences live in `sql/macros/engine
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -35,6 +38,9 @@ class Model:
     ephemeral: bool = False
     lookback_hours: int = 0  # input needed before the window starts
     lookahead_hours: int = 0  # input needed after the window ends
+    # Ephemeral, but costly and read by several marts over the same inputs: a DuckDB build
+    # computes it once per distinct SQL into a temporary table the marts share.
+    shared: bool = False
 
 
 MODELS = {m.name: m for m in (
@@ -43,8 +49,8 @@ MODELS = {m.name: m for m in (
     Model("int_page_views", "intermediate/int_page_views.sql", ephemeral=True),
     Model("int_activity", "intermediate/int_activity.sql", ephemeral=True),
     Model("page_views", "marts/page_views.sql"),
-    Model("int_presence_buckets", "intermediate/int_presence_buckets.sql", ephemeral=True),
-    Model("int_sessionized", "intermediate/int_sessionized.sql", ephemeral=True),
+    Model("int_presence_buckets", "intermediate/int_presence_buckets.sql", ephemeral=True, shared=True),
+    Model("int_sessionized", "intermediate/int_sessionized.sql", ephemeral=True, shared=True),
     Model("sessions", "marts/sessions.sql", lookback_hours=24, lookahead_hours=48),
     Model("presence_snapshots", "marts/presence_snapshots.sql", lookback_hours=24),
     Model("presence_routes", "marts/presence_routes.sql", lookback_hours=24),
@@ -90,22 +96,30 @@ def _sql_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
+@cache
+def _environment() -> jinja2.Environment:
+    """One Jinja environment per process: it caches the compiled templates."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(SQL_DIR), undefined=jinja2.StrictUndefined,
+                             autoescape=False, trim_blocks=True, lstrip_blocks=True)
+    env.filters["sql_list"] = _sql_list
+    env.filters["sql_string"] = _sql_string
+    env.filters["glob_like"] = _glob_like
+    return env
+
+
 class Renderer:
     """Renders models for one engine. `sources` maps silver tables to their Parquet files
     (DuckDB); `database` names the Glue database (Athena)."""
 
     def __init__(self, engine: str, settings: Settings, *, sources: dict[str, list[str] | str] | None = None,
-                 database: str = "footfall", gold: Callable[[str, Window], list[str] | None] | None = None):
+                 database: str = "footfall", gold: Callable[[str, Window], list[str] | None] | None = None,
+                 shared: Callable[[str], str] | None = None):
         self.engine = engine
+        self.shared = shared  # SQL of a shared model → the relation that holds its rows
         # DuckDB: the Parquet files of a mart's days, or None when a day is not built yet
         # (then the mart is computed inline). Athena reads the mart's Glue table.
         self.gold = gold or (lambda _name, _window: None)
-        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(SQL_DIR),
-                                      undefined=jinja2.StrictUndefined, autoescape=False,
-                                      trim_blocks=True, lstrip_blocks=True)
-        self.env.filters["sql_list"] = _sql_list
-        self.env.filters["sql_string"] = _sql_string
-        self.env.filters["glob_like"] = _glob_like
+        self.env = _environment()
         self.globals = {
             "engine": engine,
             "database": database,
@@ -147,7 +161,10 @@ class Renderer:
             if files:
                 return (f"(select * from read_parquet({_sql_list(files)}, hive_partitioning = false) "
                         f"where {between})")
-        return "(\n" + self.render(name, window) + "\n)"
+        sql = self.render(name, window)
+        if MODELS[name].shared and self.shared is not None:
+            return self.shared(sql)
+        return "(\n" + sql + "\n)"
 
 
 def silver_files(storage: Storage, table: str, start: date, end: date) -> list[str]:
@@ -196,19 +213,38 @@ def build(settings: Settings, window: Window, models: list[str] | None = None) -
     con = duckdb.connect()
     con.execute("set timezone = 'UTC'")
     report: dict[str, dict[str, int]] = {}
-    for name in models or MARTS:
-        if name == "funnel_daily" and not settings.funnels:
-            continue  # no funnels configured: nothing to build
+    names = [n for n in models or MARTS if n != "funnel_daily" or settings.funnels]  # no funnels: nothing to build
+
+    def render(name: str, shared: Callable[[str], str]) -> str:
         model = MODELS[name]
         wide = window.widened(model.lookback_hours, model.lookahead_hours)
         sources: dict[str, list[str] | str] = {t: silver_files(storage, t, wide.start, wide.end) for t in SILVER}
         if storage.is_s3:  # DuckDB reads S3 through Arrow datasets (no httpfs extension needed)
             for table, files in sources.items():
-                if files:
-                    con.register(f"silver_{table}", arrow_dataset(storage, files))
-                    sources[table] = f"silver_{table}"
+                if files:  # named by its files, so equal SQL always means equal inputs
+                    view = f"silver_{table}_{hashlib.sha1(chr(10).join(files).encode()).hexdigest()[:12]}"
+                    con.register(view, arrow_dataset(storage, files))
+                    sources[table] = view
         fresh = None if storage.is_s3 else (lambda m, w: fresh_gold(storage, m, w))
-        sql = Renderer("duckdb", settings, sources=sources, gold=fresh).render(name, window)
+        return Renderer("duckdb", settings, sources=sources, gold=fresh, shared=shared).render(name, window)
+
+    # A shared model read more than once in this build is computed once into a temporary
+    # table; read once, it stays inline, where DuckDB computes only the columns used.
+    uses: Counter[str] = Counter()
+    for name in names:
+        render(name, lambda sql: uses.update([sql]) or "(\n" + sql + "\n)")
+    tables: dict[str, str] = {}
+
+    def shared(sql: str) -> str:
+        if uses[sql] < 2:
+            return "(\n" + sql + "\n)"
+        if sql not in tables:
+            tables[sql] = f"shared_{len(tables)}"
+            con.execute(f"create temp table {tables[sql]} as\n{sql}")
+        return tables[sql]
+
+    for name in names:
+        sql = render(name, shared)
         frame = pl.from_arrow(con.sql(sql).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)
         report[name] = {}

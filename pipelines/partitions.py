@@ -66,17 +66,23 @@ def merge_partition(
     fresh = new
     frames.append(fresh.with_columns(_new=pl.lit(True), _order=pl.col("_order").cast(pl.Int64)))
     columns = [*schema.names, "_new", "_order"]
-    both = pl.concat([f.select(columns) for f in frames], how="vertical_relaxed").sort(["_new", "_order"])
-    merged = both.unique(subset=[key_column], keep="first", maintain_order=True)
+    both = pl.concat([f.select(columns) for f in frames], how="vertical_relaxed")
+    # Find the duplicates on a narrow frame and drop them from the wide one only when there
+    # are any (the usual case has none): sorting and de-duplicating every column costs more.
+    narrow = both.select(key_column, "_new", "_order", "source_object").with_row_index("_row")
+    if narrow[key_column].n_unique() < narrow.height:
+        first = (narrow.sort(["_new", "_order"])
+                 .unique(subset=[key_column], keep="first")["_row"])
+        keep = narrow["_row"].is_in(first.implode())
+        both, narrow = both.filter(keep), narrow.filter(keep)
 
     incoming = fresh.group_by("source_object").len()
-    kept_new = merged.filter(pl.col("_new")).group_by("source_object").len()
+    kept_new = narrow.filter(pl.col("_new")).group_by("source_object").len()
     counts = incoming.join(kept_new, on="source_object", how="left", suffix="_kept").fill_null(0)
     kept = dict(zip(counts["source_object"], counts["len_kept"], strict=True))
     dups = {o: int(n - kept[o]) for o, n in zip(counts["source_object"], counts["len"], strict=True)}
 
-    out = merged.drop("_new", "_order").sort(["ts", key_column])
-    out = out.select([pl.col(n).cast(t) for n, t in polars_schema(schema).items()])
+    out = both.select([pl.col(n).cast(t) for n, t in polars_schema(schema).items()]).sort(["ts", key_column])
     size = storage.write_parquet(key, out)
     return MergeResult(dt=dt, hour=hour, rows=out.height, bytes=size,
                        kept={k: int(v) for k, v in kept.items()}, duplicates=dups)

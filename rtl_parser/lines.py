@@ -29,6 +29,7 @@ class Lines:
     rejects: list[tuple[int, str, bytes]]  # (line_no, reason, raw bytes)
     count: int  # non-blank lines seen, valid or not
     part: np.ndarray | None = None  # int32 object index within a batch; None = all 0
+    span: int = 0  # lines the chunk held, blank ones included (where the next chunk's numbering starts)
 
     def parts(self) -> np.ndarray:
         return self.part if self.part is not None else np.zeros(len(self.line_no), np.int32)
@@ -100,13 +101,19 @@ def split_lines(chunk: bytes, first_line_no: int = 1, max_line_bytes: int = 6553
         text = text.filter(pa.array(keep))
         line_no = line_no[keep]
     rejects.sort()
-    return Lines(text=text, line_no=line_no, rejects=rejects, count=count)
+    return Lines(text=text, line_no=line_no, rejects=rejects, count=count, span=len(starts))
 
 
 def select(lines: Lines, mask: np.ndarray) -> Lines:
     """The subset of `lines` where `mask` holds; rejects and count stay with the caller."""
     return Lines(text=lines.text.filter(pa.array(mask)), line_no=lines.line_no[mask],
                  rejects=[], count=int(mask.sum()), part=lines.parts()[mask])
+
+
+def slice_lines(lines: Lines, start: int, stop: int) -> Lines:
+    """Lines [start, stop) of `lines`, without copying; rejects and count stay with the caller."""
+    return Lines(text=lines.text.slice(start, stop - start), line_no=lines.line_no[start:stop],
+                 rejects=[], count=stop - start, part=lines.parts()[start:stop])
 
 
 def concat(batch: list[tuple[int, Lines]]) -> Lines:

@@ -33,7 +33,7 @@ class RealtimeParser:
     def feed(self, chunk: bytes) -> ParseResult:
         """Parse the next chunk of one object (line numbers continue across chunks)."""
         lines = split_lines(chunk, self.next_line, self.max_line_bytes)
-        self.next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") or not chunk else 1)
+        self.next_line += lines.span
         return self.parse_lines(lines)
 
     def parse_lines(self, lines: Lines) -> ParseResult:

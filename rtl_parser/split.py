@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 import polars as pl
+import pyarrow as pa
 
 from rtl_parser.lines import Lines
+
+
+def _tsv_bytes(text: pa.StringArray | pa.ChunkedArray) -> bytes:
+    """The lines as one buffer, each ending in a newline.
+
+    Every line still carries its terminator, so the values buffer of each chunk *is* the
+    text of its lines; only a chunk whose last line had no newline needs one added.
+    """
+    chunks = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+    pieces: list[bytes] = []
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        offsets = chunk.buffers()[1]
+        first, last = (int.from_bytes(offsets[4 * i : 4 * i + 4], "little", signed=True)
+                       for i in (chunk.offset, chunk.offset + len(chunk)))
+        data = chunk.buffers()[2][first:last].to_pybytes()  # Polars reads bytes, not buffers
+        pieces.append(data)
+        if not data.endswith(b"\n"):
+            pieces.append(b"\n")
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def split_fields(
@@ -14,33 +36,34 @@ def split_fields(
 
     Only the columns in `keep` (default: all) are returned, with missing values (`-`, or
     empty) as null. Columns past the known ones are ignored and counted in `_fields`.
+
+    The splitting is Polars' multi-threaded CSV reader with quoting off (log fields are
+    never quoted) over the lines' own buffer: one row per line, as the lines arrive here
+    already non-blank and valid UTF-8. Short lines are padded with nulls, long ones cut
+    after one extra column. Only lines that may be short (last field null) or long (an
+    extra column) have their separators counted for the exact field count.
     """
     n = len(names)
+    wanted = [i for i, c in enumerate(names) if keep is None or c in keep]
     text = pl.Series("_line", lines.text, dtype=pl.String)
-    parts = (
-        text.to_frame()
-        .select(pl.col("_line").str.splitn(sep, n + 1).struct.rename_fields([*names, "_rest"]))
-        .unnest("_line")
-    )
-    wanted = [c for c in names if keep is None or c in keep]
-    last = names[-1]
-    # splitn leaves trailing parts null when a line is short, and puts everything past the
-    # known fields into `_rest`: so the field count needs no second scan of the bytes.
-    count = pl.sum_horizontal(pl.col(names).is_not_null()) + (
-        pl.col("_rest").str.count_matches(sep, literal=True).fill_null(-1) + 1
-    )
-    out = parts.select(
-        count.alias("_fields"),
-        pl.Series("_line_no", lines.line_no),
-        pl.Series("_part", lines.parts()),
-        *[
-            # The last field still carries the line terminator when nothing follows it.
-            (pl.col(c).str.strip_chars_end("\r\n") if c == last else pl.col(c))
-            .replace(["-", ""], None)
-            .alias(c)
-            for c in wanted
-        ],
-    )
+    fields = pl.read_csv(
+        _tsv_bytes(lines.text), has_header=False, separator=sep, quote_char=None,
+        schema={f"column_{i}": pl.String for i in range(n + 1)},
+        columns=sorted({*wanted, n - 1, n}),
+        # `-` is missing in the known fields; in the extra column it is still a column.
+        null_values={f"column_{i}": "-" for i in range(n)},
+        truncate_ragged_lines=True, missing_columns="insert", extra_columns="ignore",
+        raise_if_empty=False,
+    ) if text.len() else pl.DataFrame(schema={f"column_{i}": pl.String for i in sorted({*wanted, n - 1, n})})
+    odd = fields[f"column_{n - 1}"].is_null() | fields[f"column_{n}"].is_not_null()
+    count = pl.repeat(n, text.len(), dtype=pl.Int64, eager=True)
+    if odd.any():
+        idx = odd.arg_true()
+        count = count.scatter(idx, text.gather(idx).str.count_matches(sep, literal=True) + 1)
+    out = pl.concat([
+        pl.DataFrame({"_fields": count, "_line_no": lines.line_no, "_part": lines.parts()}),
+        fields.select(pl.col(f"column_{i}").alias(names[i]) for i in wanted),
+    ], how="horizontal")
     reason = (
         pl.when(pl.col("_fields") < n)
         .then(pl.format(f"expected {n} fields, got {{}}", pl.col("_fields")))

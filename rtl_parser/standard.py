@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow as pa
 
 from rtl_parser.fields import STANDARD_ALIASES, STANDARD_FIELDS_33, standard_names
-from rtl_parser.lines import Lines, select, split_lines
+from rtl_parser.lines import Lines, select, slice_lines, split_lines
 from rtl_parser.normalise import USED_FIELDS, empty, normalise
 from rtl_parser.result import ParseResult, finish, rejects_table
 from rtl_parser.split import split_fields
@@ -51,16 +51,14 @@ class StandardParser:
         pairs; directive lines update the layout and are neither records nor counted.
         """
         lines = split_lines(chunk, self.next_line, self.max_line_bytes)
-        self.next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") or not chunk else 1)
+        self.next_line += lines.span
         text = pl.Series(lines.text, dtype=pl.String)
         directive = text.str.starts_with("#").to_numpy()
         out: list[tuple[tuple[str, ...], Lines]] = []
         start = 0
         for b in [*np.flatnonzero(directive), len(directive)]:
-            if b > start:
-                mask = np.zeros(len(directive), dtype=bool)
-                mask[start:b] = True
-                out.append((tuple(self.names), select(lines, mask)))
+            if b > start:  # a run of records between directives: a zero-copy slice
+                out.append((tuple(self.names), slice_lines(lines, start, int(b))))
             if b < len(directive):
                 value = text[int(b)].strip()
                 if value.startswith("#Fields:"):
@@ -97,7 +95,7 @@ class StandardJsonParser:
 
     def feed(self, chunk: bytes) -> ParseResult:
         lines = split_lines(chunk, self.next_line, self.max_line_bytes)
-        self.next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") or not chunk else 1)
+        self.next_line += lines.span
         text = pl.Series(lines.text, dtype=pl.String).str.strip_chars_end("\r\n")
         records: list[dict | None] = []
         for value in text.to_list():  # v2 JSON is low-volume; json.loads is C code

@@ -89,3 +89,12 @@ def test_silver_row_has_contract_columns_and_no_raw_identifiers():
 def test_missing_site_falls_back_to_configured_site():
     row = enrich_requests(parsed(site=None), "o", EnrichOptions(key=KEY, default_site="mapthe.cloud")).to_dicts()[0]
     assert row["site"] == "mapthe.cloud"
+
+
+def test_keyed_hash_is_hmac_sha256_for_every_key_length():
+    from pipelines.hashing import keyed_hash
+
+    for key in (b"k" * 16, b"x" * 64, b"long-key-" * 20, bytes(range(200))):
+        for value in ("", "203.0.113.9", "é-visitor", "a" * 500):
+            expected = hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+            assert keyed_hash(key, value) == expected

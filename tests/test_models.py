@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import UTC, date, datetime
+from shutil import rmtree
 
 import duckdb
 import polars as pl
@@ -106,6 +107,23 @@ def test_building_twice_gives_identical_partitions(tmp_path):
     first = (tmp_path / "gold/page_views/dt=2026-11-02/data.parquet").read_bytes()
     build(settings(tmp_path), Window(DAY, DAY))
     assert (tmp_path / "gold/page_views/dt=2026-11-02/data.parquet").read_bytes() == first
+
+
+def test_one_build_of_every_mart_equals_each_mart_built_alone(tmp_path):
+    """A full build computes shared intermediates (sessionization, presence buckets) once
+    into temporary tables; each mart built on its own computes them inline."""
+    alone, together = tmp_path / "alone", tmp_path / "together"
+    for root in (alone, together):
+        write_silver(root, ROWS, EVENTS_ROWS)
+    for name in MARTS:  # alone first: a mart built later must not find fresher gold
+        rmtree(alone / "gold", ignore_errors=True)
+        build(settings(alone), Window(DAY, DAY), [name])
+        (alone / "keep").mkdir(exist_ok=True)
+        (alone / "gold" / name).rename(alone / "keep" / name)
+    build(settings(together), Window(DAY, DAY))
+    for name in MARTS:
+        part = f"{name}/dt=2026-11-02/data.parquet"
+        assert (together / "gold" / part).read_bytes() == (alone / "keep" / part).read_bytes(), name
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

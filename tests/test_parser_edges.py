@@ -40,6 +40,31 @@ def test_blank_lines_crlf_and_missing_final_newline():
     assert result.rows.column("line_no").to_pylist() == [1, 4]
 
 
+
+def test_short_long_and_quoted_lines_do_not_shift_their_neighbours():
+    # A short first line must not fix the column count for the rest; extra columns are
+    # counted, not misread; quotes are data (log fields are never quoted).
+    short = b"1700000000.000\t192.0.2.1\t200"
+    extra = line(**{"x-edge-request-id": "id-x"}) + b"\tsurplus\tmore"
+    quoted = line(**{"x-edge-request-id": "id-q", "cs-uri-stem": '/"a\tb"'.replace("\t", "%09")})
+    result = parse(short + b"\n" + extra + b"\r\n" + quoted + b"\n")
+    assert result.lines == 3
+    assert [r["reason"] for r in result.rejects.to_pylist()] == ["expected 12 fields, got 3"]
+    rows = {r["request_id"]: r for r in result.rows.to_pylist()}
+    assert rows["id-x"]["status"] == 200 and rows["id-x"]["site"] == "www.example.com"
+    assert rows["id-q"]["path"] == '/"a\tb"'
+    assert result.extra_columns == 1
+
+
+def test_lines_of_two_objects_parse_as_one_batch_without_merging():
+    from rtl_parser.lines import concat
+
+    first = split_lines(line(**{"x-edge-request-id": "a"}))  # no final newline
+    second = split_lines(line(**{"x-edge-request-id": "b"}) + b"\n")
+    result = RealtimeParser(FIELDS).parse_lines(concat([(0, first), (1, second)]))
+    assert result.rows.column("request_id").to_pylist() == ["a", "b"]
+    assert result.rows.column("part").to_pylist() == [0, 1]
+
 def test_invalid_utf8_and_overlong_lines_are_rejected_with_reason():
     bad = line(**{"cs-uri-stem": "/ok"}).replace(b"/ok", b"/\xff\xfe")
     long = line(**{"cs-uri-stem": "/" + "a" * 70000})
