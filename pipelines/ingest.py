@@ -34,7 +34,6 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines import ledger
@@ -45,6 +44,7 @@ from pipelines.memory import tune_malloc
 from pipelines.partitions import MergeResult, merge_partition
 from pipelines.schemas import QUARANTINE, SILVER
 from pipelines.storage import ObjectInfo, Storage
+from rtl_parser import arrow
 from rtl_parser.beacon import BeaconParser
 from rtl_parser.lines import Lines, concat, split_lines
 from rtl_parser.realtime import RealtimeParser
@@ -126,13 +126,9 @@ class _Quarantine:
         if rejects.num_rows == 0:
             return
         n = rejects.num_rows
-        table = pa.table({
-            "source": pa.array([self.source] * n, pa.string()),
-            "source_object": pa.array([self.obj.key] * n, pa.string()),
-            "line_no": rejects["line_no"],
-            "reason": rejects["reason"],
-            "raw": rejects["raw"],
-        }, schema=QUARANTINE)
+        table = arrow.table({"source": [self.source] * n, "source_object": [self.obj.key] * n,
+                             "line_no": rejects["line_no"], "reason": rejects["reason"],
+                             "raw": rejects["raw"]}, QUARANTINE)
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(self.path, QUARANTINE, compression="zstd")
@@ -146,7 +142,7 @@ class _Quarantine:
             self.storage.delete(key)  # a re-processed object may have had rejects before
             return None
         self.writer.close()
-        self.storage.write_parquet(key, pq.read_table(self.path), durable=False)
+        self.storage.write_parquet(key, pq.ParquetFile(self.path).read(), durable=False)
         self.path.unlink()
         return key
 
@@ -216,9 +212,10 @@ def _record(task: ParseTask, number: int, parsed, members: list[int],
         for part, n in parsed.extra_by_part.items():
             results[members[part]].extra_columns += n
         if parsed.rejects.num_rows:
-            parts = pl.from_arrow(parsed.rejects.select(["part"])).to_series()
-            for part in parts.unique().to_list():
-                quarantines[members[part]].add(parsed.rejects.filter(pc.equal(parsed.rejects["part"], part)))
+            rejects = pl.from_arrow(parsed.rejects)
+            assert isinstance(rejects, pl.DataFrame)
+            for (part,), piece in rejects.partition_by("part", as_dict=True, maintain_order=True).items():
+                quarantines[members[part]].add(piece.to_arrow())
     if parsed.frame.height:
         _stage(task, number, parsed.frame, members, results, opts, lock)
 
@@ -244,8 +241,9 @@ def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
     for (dt, hour), piece in silver.drop("part").partition_by(["dt", "hour"], as_dict=True).items():
         folder = Path(task.staging) / table / f"{dt}_{hour:02d}"
         folder.mkdir(parents=True, exist_ok=True)
-        # lz4: a third of the bytes to write, read back and delete, for little CPU.
-        piece.write_ipc(folder / f"{first:06d}-{number:05d}.arrow", compression="lz4")
+        # lz4: about a seventh of the bytes to write, read back and delete, for little CPU.
+        piece.write_ipc(folder / f"{first:06d}-{number:05d}.arrow", compression="lz4",
+                        compat_level=pl.CompatLevel.newest())  # string views as they are
         with lock:
             staged = results[members[0]].staged
             staged[(str(dt), int(hour))] = staged.get((str(dt), int(hour)), 0) + piece.estimated_size()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import polars as pl
 import pyarrow as pa
 
 from pipelines.storage import ObjectInfo, Storage
+from rtl_parser import arrow
 
 LEDGER_KEY = "state/ingest_ledger.parquet"
 
@@ -56,7 +58,8 @@ class Entry:
 def load(storage: Storage) -> dict[str, Entry]:
     if not storage.exists(LEDGER_KEY):
         return {}
-    return {r["object"]: Entry(**r) for r in storage.read_parquet(LEDGER_KEY).to_pylist()}
+    rows = pl.from_arrow(storage.read_parquet(LEDGER_KEY)).to_dicts()  # Arrow's to_pylist imports pandas
+    return {r["object"]: Entry(**r) for r in rows}
 
 
 def is_new_or_changed(obj: ObjectInfo, ledger: dict[str, Entry]) -> bool:
@@ -66,4 +69,4 @@ def is_new_or_changed(obj: ObjectInfo, ledger: dict[str, Entry]) -> bool:
 
 def save(storage: Storage, entries: dict[str, Entry]) -> None:
     rows = [asdict(e) for e in sorted(entries.values(), key=lambda e: e.object)]
-    storage.write_parquet(LEDGER_KEY, pa.Table.from_pylist(rows, schema=SCHEMA))
+    storage.write_parquet(LEDGER_KEY, arrow.table({c: [r[c] for r in rows] for c in SCHEMA.names}, SCHEMA))

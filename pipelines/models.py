@@ -17,15 +17,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import jinja2
 import polars as pl
-import pyarrow.dataset as ds
 
 from pipelines.config import Settings
 from pipelines.schemas import SILVER, sql_type
 from pipelines.storage import Storage
+
+if TYPE_CHECKING:
+    import pyarrow.dataset
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 _DT = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
@@ -180,9 +183,11 @@ def gold_partition(storage: Storage, table: str, day: date) -> list[str]:
                   if o.key.endswith(".parquet") and not o.key.rsplit("/", 1)[-1].startswith("."))
 
 
-def arrow_dataset(storage: Storage, uris: list[str]) -> ds.Dataset:
+def arrow_dataset(storage: Storage, uris: list[str]) -> pyarrow.dataset.Dataset:
     """Parquet objects of the lake as one Arrow dataset (scanned lazily, filters pushed down)."""
     base = storage.uri("").rstrip("/") + "/"
+    import pyarrow.dataset as ds  # only for an S3 lake: importing it imports pandas (~1 s)
+
     return ds.dataset([storage.full(u[len(base):]) for u in uris], filesystem=storage.fs, format="parquet")
 
 

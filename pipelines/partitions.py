@@ -9,20 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 
 import polars as pl
 import pyarrow as pa
 
 from pipelines.storage import Storage
+from rtl_parser.arrow import polars_schema
 
 PART_FILE = "data.parquet"
-
-
-@cache
-def polars_schema(schema: pa.Schema) -> pl.Schema:
-    """The Polars types of an Arrow schema (computed once per schema)."""
-    return pl.Schema(pl.from_arrow(schema.empty_table()).schema)
 
 
 def hour_key(table: str, dt: date | str, hour: int) -> str:

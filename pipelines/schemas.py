@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pyarrow as pa
+
+from rtl_parser.arrow import polars_schema
 
 REQUESTS = pa.schema([
     ("ts", pa.timestamp("ms", tz="UTC")),
@@ -61,7 +62,7 @@ QUARANTINE = pa.schema([
 ])
 
 # The same columns as Polars types, for frames that stay in Polars until they are written.
-REQUESTS_POLARS = pl.Schema(pl.from_arrow(REQUESTS.empty_table()).schema)
+REQUESTS_POLARS = polars_schema(REQUESTS)
 
 EVENTS = pa.schema([
     ("event_id", pa.string()),
@@ -93,7 +94,7 @@ EVENTS = pa.schema([
     ("source_object", pa.string()),
 ])
 
-EVENTS_POLARS = pl.Schema(pl.from_arrow(EVENTS.empty_table()).schema)
+EVENTS_POLARS = polars_schema(EVENTS)
 
 SILVER = {"requests": REQUESTS, "events": EVENTS}
 

@@ -154,9 +154,10 @@ class BeaconParser:
         self.sql = _query()
 
     def parse_lines(self, lines: Lines) -> ParseResult:
-        src = pa.table({"part": pa.array(lines.parts(), pa.int32()),
-                        "line_no": pa.array(lines.line_no, pa.int64()),
-                        "line": lines.text})
+        src = pa.Table.from_arrays(
+            [pl.Series(lines.parts()).to_arrow(), pl.Series(lines.line_no).to_arrow(),
+             pa.chunked_array(lines.text) if isinstance(lines.text, pa.ChunkedArray) else lines.text],
+            names=["part", "line_no", "line"])
         self.con.register("lines", src)
         try:
             out = pl.from_arrow(self.con.sql(self.sql).to_arrow_table())

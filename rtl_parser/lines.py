@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from rtl_parser import arrow
+
 NEWLINE = 0x0A
 
 
@@ -98,7 +100,7 @@ def split_lines(chunk: bytes, first_line_no: int = 1, max_line_bytes: int = 6553
     offsets = np.append(starts, ends[-1] if len(ends) else 0).astype(np.int32)
     text = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(chunk))
     if not keep.all():  # blank or rejected lines present: drop them, still vectorised
-        text = text.filter(pa.array(keep))
+        text = text.filter(arrow.mask(keep))
         line_no = line_no[keep]
     rejects.sort()
     return Lines(text=text, line_no=line_no, rejects=rejects, count=count, span=len(starts))
@@ -106,7 +108,7 @@ def split_lines(chunk: bytes, first_line_no: int = 1, max_line_bytes: int = 6553
 
 def select(lines: Lines, mask: np.ndarray) -> Lines:
     """The subset of `lines` where `mask` holds; rejects and count stay with the caller."""
-    return Lines(text=lines.text.filter(pa.array(mask)), line_no=lines.line_no[mask],
+    return Lines(text=lines.text.filter(arrow.mask(mask)), line_no=lines.line_no[mask],
                  rejects=[], count=int(mask.sum()), part=lines.parts()[mask])
 
 

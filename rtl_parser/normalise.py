@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import polars as pl
 import pyarrow as pa
 
+from rtl_parser.arrow import polars_schema
 from rtl_parser.decode import decode_form, decode_once, decode_twice, map_distinct, percent_decode
 
 # Columns the parser emits. Identity columns (client_ip, forwarded_ip, user_agent,
@@ -177,12 +178,12 @@ def extract_header(headers: pl.Series, names: pl.Series, header: str) -> pl.Seri
     value = frame.select(
         pl.when(pl.col("pos").is_not_null()).then(rest.str.slice(0, rest.str.find("%0A", literal=True)))
     ).to_series()
-    odd = frame.select(
-        pl.col("pos").is_null() & pl.col("h").is_not_null()
-        & pl.col("n").str.contains(r"(?i)(?:^|%0A)" + re.escape(header) + r"(?:%0A|$)").fill_null(True)
-    ).to_series()
-    if odd.any():
-        idx = odd.arg_true()
+    # The case-insensitive pattern runs only on the rows still open.
+    open_rows = (pos.is_null() & headers.is_not_null()).arg_true()
+    listed = names.gather(open_rows).str.contains(
+        r"(?i)(?:^|%0A)" + re.escape(header) + r"(?:%0A|$)").fill_null(True)
+    idx = open_rows.filter(listed)
+    if idx.len():
         value = value.scatter(idx, headers.gather(idx).str.extract(_visitor_pattern(header), 1))
     return value
 
@@ -214,15 +215,15 @@ def normalise(
     visitor_header: str,
 ) -> pl.DataFrame:
     """Type and decode the raw fields of one batch. Adds `reject_reason` (null when fine)."""
-    checks: list[pl.Expr] = []  # (reason or null) per field, first failure wins
+    # (condition, reason) per field, first failure wins. Only the conditions run on every
+    # row; reason strings are built for the few failing rows alone.
+    checks: list[tuple[pl.Expr, pl.Expr]] = []
 
     def number(field: str, dtype: pl.DataType) -> pl.Expr:
         raw = _col(df, field)
         value = raw.cast(dtype, strict=False)
-        checks.append(
-            pl.when(raw.is_not_null() & value.is_null())
-            .then(pl.lit(f"{field} is not a number: ") + raw.str.slice(0, 40))
-        )
+        checks.append((raw.is_not_null() & value.is_null(),
+                       pl.lit(f"{field} is not a number: ") + raw.str.slice(0, 40)))
         return value
 
     # --- time --------------------------------------------------------------------------------
@@ -235,16 +236,12 @@ def normalise(
     else:
         stamp = _col(df, "date") + pl.lit(" ") + _col(df, "time")
         parsed = stamp.str.strptime(pl.Datetime("ms"), "%Y-%m-%d %H:%M:%S", strict=False)
-        checks.append(
-            pl.when(stamp.is_not_null() & parsed.is_null())
-            .then(pl.lit("date/time not parseable: ") + stamp.str.slice(0, 40))
-        )
+        checks.append((stamp.is_not_null() & parsed.is_null(),
+                       pl.lit("date/time not parseable: ") + stamp.str.slice(0, 40)))
         ts_ms = parsed.dt.epoch("ms")
         ts_missing = stamp.is_null()
-    checks.insert(0, pl.when(ts_missing).then(pl.lit("missing timestamp")))
-    checks.append(
-        pl.when((ts_ms < _TS_MIN) | (ts_ms >= _TS_MAX)).then(pl.lit("timestamp out of range"))
-    )
+    checks.insert(0, (ts_missing, pl.lit("missing timestamp")))
+    checks.append(((ts_ms < _TS_MIN) | (ts_ms >= _TS_MAX), pl.lit("timestamp out of range")))
 
     cols: dict[str, pl.Expr] = {
         "ts": ts_ms.cast(pl.Datetime("ms", "UTC")),
@@ -285,7 +282,13 @@ def normalise(
         ).cast(pl.Int32)
         cols["_kept"] = kept
         cols["_cookie"] = cookie
-    out = df.select(**cols, _reason=pl.coalesce(checks) if checks else pl.lit(None, pl.String))
+    out = df.select(**cols, _bad=pl.any_horizontal([c.fill_null(False) for c, _ in checks]))
+    reason = pl.repeat(None, df.height, dtype=pl.String, eager=True)
+    if out["_bad"].any():
+        idx = out["_bad"].arg_true()
+        reasons = df[idx].select(pl.coalesce([pl.when(c).then(r) for c, r in checks])).to_series()
+        reason = reason.scatter(idx, reasons)
+    out = out.drop("_bad").with_columns(_reason=reason)
 
     if "_kept" in out.columns:
         out = out.with_columns(
@@ -331,14 +334,18 @@ def normalise(
 
 def utm_columns(query: pl.Series) -> dict[str, pl.Series]:
     """utm_source … utm_content of decoded query strings (form-decoded, empty → null)."""
-    return {
-        f"utm_{k}": percent_decode(query.str.extract(rf"(?:^|&)utm_{k}=([^&#]*)", 1), decode_form)
-        .replace("", None).alias(f"utm_{k}")
-        for k in UTM_KEYS
-    }
+    # Few requests carry a campaign: one literal scan finds them, the patterns run there only.
+    tagged = query.str.contains("utm_", literal=True).fill_null(False).arg_true()
+    tagged_query = query.gather(tagged)
+    out = {}
+    for k in UTM_KEYS:
+        value = percent_decode(tagged_query.str.extract(rf"(?:^|&)utm_{k}=([^&#]*)", 1), decode_form)
+        out[f"utm_{k}"] = (pl.repeat(None, query.len(), dtype=pl.String, eager=True)
+                           .scatter(tagged, value.replace("", None)).alias(f"utm_{k}"))
+    return out
 
 
-PARSED_POLARS = pl.Schema(pl.from_arrow(PARSED_SCHEMA.empty_table()).schema)
+PARSED_POLARS = polars_schema(PARSED_SCHEMA)
 
 
 def to_arrow(df: pl.DataFrame) -> pa.Table:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow as pa
 
+from rtl_parser import arrow
 from rtl_parser.normalise import to_arrow, typed
 
 REJECT_SCHEMA = pa.schema([
@@ -40,13 +41,11 @@ class ParseResult:
 def rejects_table(items: list[tuple], part: int = 0) -> pa.Table:
     """Rejects from (line_no, reason, raw) or (part, line_no, reason, raw) tuples."""
     if not items:
-        return REJECT_SCHEMA.empty_table()
+        return arrow.empty(REJECT_SCHEMA)
     rows = [t if len(t) == 4 else (part, *t) for t in items]
     parts, line_no, reason, raw = zip(*rows, strict=True)
-    return pa.table(
-        [pa.array(parts, pa.int32()), pa.array(line_no, pa.int64()),
-         pa.array(reason, pa.string()), pa.array(raw, pa.binary())],
-        schema=REJECT_SCHEMA,
+    return arrow.table(
+        {"part": parts, "line_no": line_no, "reason": reason, "raw": raw}, REJECT_SCHEMA,
     ).sort_by([("part", "ascending"), ("line_no", "ascending")])
 
 

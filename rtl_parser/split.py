@@ -40,7 +40,7 @@ def split_fields(
     The splitting is Polars' multi-threaded CSV reader with quoting off (log fields are
     never quoted) over the lines' own buffer: one row per line, as the lines arrive here
     already non-blank and valid UTF-8. Short lines are padded with nulls, long ones cut
-    after one extra column. Only lines that may be short (last field null) or long (an
+    after one extra column. Only lines that may be short (no last field) or long (an
     extra column) have their separators counted for the exact field count.
     """
     n = len(names)
@@ -50,8 +50,9 @@ def split_fields(
         _tsv_bytes(lines.text), has_header=False, separator=sep, quote_char=None,
         schema={f"column_{i}": pl.String for i in range(n + 1)},
         columns=sorted({*wanted, n - 1, n}),
-        # `-` is missing in the known fields; in the extra column it is still a column.
-        null_values={f"column_{i}": "-" for i in range(n)},
+        # `-` is a missing value, but not in the last known column (standard logs often end
+        # in a `-` field) nor past it: there a null means the line ended before it.
+        null_values={f"column_{i}": "-" for i in range(n - 1)},
         truncate_ragged_lines=True, missing_columns="insert", extra_columns="ignore",
         raise_if_empty=False,
     ) if text.len() else pl.DataFrame(schema={f"column_{i}": pl.String for i in sorted({*wanted, n - 1, n})})
@@ -62,7 +63,9 @@ def split_fields(
         count = count.scatter(idx, text.gather(idx).str.count_matches(sep, literal=True) + 1)
     out = pl.concat([
         pl.DataFrame({"_fields": count, "_line_no": lines.line_no, "_part": lines.parts()}),
-        fields.select(pl.col(f"column_{i}").alias(names[i]) for i in wanted),
+        fields.select(
+            (pl.col(f"column_{i}").replace("-", None) if i == n - 1 else pl.col(f"column_{i}")).alias(names[i])
+            for i in wanted),
     ], how="horizontal")
     reason = (
         pl.when(pl.col("_fields") < n)

@@ -87,3 +87,28 @@ def test_build_on_athena_needs_an_s3_lake(tmp_path):
     cfg.write_text('engine = "athena"\n')
     athena = run("build", "--config", str(cfg), "--lake", str(tmp_path), "--date", "2026-11-01")
     assert athena.returncode == 2 and "s3://" in athena.stderr and "Traceback" not in athena.stderr
+
+
+def test_the_daily_path_starts_without_importing_pandas(small_lake):
+    """pandas costs about a second to import and nothing on the daily path needs it:
+    ingest (twice, so the ledger is read back), build and report run without it."""
+    root, _ = small_lake
+    script = f"""
+import sys
+from datetime import date
+from pipelines.config import load_settings
+from pipelines.ingest import ingest, ALL_SOURCES
+from pipelines.models import Window, build
+from pipelines.report import write_report
+settings = load_settings(lake={str(root)!r})
+first = ingest(settings, b"k" * 32, sources=ALL_SOURCES)
+ingest(settings, b"k" * 32, sources=ALL_SOURCES)
+build(settings, Window(date(2026, 11, 2), date(2026, 11, 2)))
+write_report(settings, date(2026, 11, 2))
+print(first.quarantined, "pandas" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    quarantined, pandas_loaded = done.stdout.split()
+    assert int(quarantined) > 0  # the rejects path ran too
+    assert pandas_loaded == "False"

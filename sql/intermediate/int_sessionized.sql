@@ -16,19 +16,27 @@ ordered as (
 runs as (
     select
         *,
-        sum(case
-            when previous_ts is null then 1
-            when {{ epoch_ms('ts') }} - {{ epoch_ms('previous_ts') }} > {{ settings.session_timeout_minutes * 60000 }} then 1
-            else 0
-        end) over (partition by site, visitor_id order by seq rows between unbounded preceding and current row) as run
-    from ordered
+        sum(new_run) over (partition by site, visitor_id order by seq rows between unbounded preceding and current row) as run,
+        -- The run's first (earliest) ts, in the same window pass as the run number: rows
+        -- are in ts order, so the latest run start so far is this row's.
+        max(case when new_run = 1 then ts end) over (partition by site, visitor_id order by seq rows between unbounded preceding and current row) as run_start_ts
+    from (
+        select
+            *,
+            case
+                when previous_ts is null then 1
+                when {{ epoch_ms('ts') }} - {{ epoch_ms('previous_ts') }} > {{ settings.session_timeout_minutes * 60000 }} then 1
+                else 0
+            end as new_run
+        from ordered
+    ) as flagged
 ),
 
 sliced as (
     select
         *,
         greatest(0, cast(ceil(
-            ({{ epoch_ms('ts') }} - min({{ epoch_ms('ts') }}) over (partition by site, visitor_id, run))
+            ({{ epoch_ms('ts') }} - {{ epoch_ms('run_start_ts') }})
             / {{ settings.session_max_hours * 3600000 }}.0
         ) as bigint) - 1) as slice
     from runs
