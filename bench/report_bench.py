@@ -34,23 +34,25 @@ def dataset(lines: int) -> Path:
 
     CACHE.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=CACHE))
-    visitors = 40_000
-    while True:
-        shutil.rmtree(work / "lake", ignore_errors=True)
-        generate(Storage(str(work / "lake")), GenerateOptions(start=DAY, days=1, visitors=visitors, bots=40,
-                                                              rtl=False, standard=True, beacon=False, seed=1))
-        body = []
-        for p in sorted((work / "lake/landing/standard").rglob("*")):
-            if p.is_file():
-                data = gzip.decompress(p.read_bytes()) if p.read_bytes()[:2] == b"\x1f\x8b" else p.read_bytes()
-                body += [ln for ln in data.split(b"\n") if ln and not ln.startswith(b"#")]
-        header = [ln for ln in data.split(b"\n") if ln.startswith(b"#")]
-        if len(body) >= lines:
-            break
-        visitors = int(visitors * lines / max(len(body), 1) * 1.05)
-    body = sorted(body[:lines], key=lambda ln: ln[:19])  # one day's log, in time order
-    target.write_bytes(b"\n".join(header + body) + b"\n")
-    shutil.rmtree(work)
+    try:
+        visitors = 40_000
+        while True:
+            shutil.rmtree(work / "lake", ignore_errors=True)
+            generate(Storage(str(work / "lake")), GenerateOptions(start=DAY, days=1, visitors=visitors, bots=40,
+                                                                  rtl=False, standard=True, beacon=False, seed=1))
+            body = []
+            for p in sorted((work / "lake/landing/standard").rglob("*")):
+                if p.is_file():
+                    data = gzip.decompress(p.read_bytes()) if p.read_bytes()[:2] == b"\x1f\x8b" else p.read_bytes()
+                    body += [ln for ln in data.split(b"\n") if ln and not ln.startswith(b"#")]
+            header = [ln for ln in data.split(b"\n") if ln.startswith(b"#")]
+            if len(body) >= lines:
+                break
+            visitors = int(visitors * lines / max(len(body), 1) * 1.05)
+        body = sorted(body[:lines], key=lambda ln: ln[:19])  # one day's log, in time order
+        target.write_bytes(b"\n".join(header + body) + b"\n")
+    finally:  # an interrupted run leaves no half-generated lake behind
+        shutil.rmtree(work, ignore_errors=True)
     return target
 
 
