@@ -244,9 +244,9 @@ def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
         # lz4: about a seventh of the bytes to write, read back and delete, for little CPU.
         piece.write_ipc(folder / f"{first:06d}-{number:05d}.arrow", compression="lz4",
                         compat_level=pl.CompatLevel.newest())  # string views as they are
-        with lock:
-            staged = results[members[0]].staged
-            staged[(str(dt), int(hour))] = staged.get((str(dt), int(hour)), 0) + piece.estimated_size()
+        with lock:  # the merge phase budgets its memory by these sizes
+            staged, at = results[members[0]].staged, (str(dt), int(hour))
+            staged[at] = staged.get(at, 0) + piece.estimated_size()
 
 
 def _unreadable(quarantine: _Quarantine, result: ObjectResult, line: int, error: str) -> None:

@@ -185,9 +185,9 @@ def gold_partition(storage: Storage, table: str, day: date) -> list[str]:
 
 def arrow_dataset(storage: Storage, uris: list[str]) -> pyarrow.dataset.Dataset:
     """Parquet objects of the lake as one Arrow dataset (scanned lazily, filters pushed down)."""
-    base = storage.uri("").rstrip("/") + "/"
     import pyarrow.dataset as ds  # only for an S3 lake: importing it imports pandas (~1 s)
 
+    base = storage.uri("").rstrip("/") + "/"
     return ds.dataset([storage.full(u[len(base):]) for u in uris], filesystem=storage.fs, format="parquet")
 
 
@@ -219,6 +219,7 @@ def build(settings: Settings, window: Window, models: list[str] | None = None) -
     con.execute("set timezone = 'UTC'")
     report: dict[str, dict[str, int]] = {}
     names = [n for n in models or MARTS if n != "funnel_daily" or settings.funnels]  # no funnels: nothing to build
+    views: set[str] = set()
 
     def render(name: str, shared: Callable[[str], str]) -> str:
         model = MODELS[name]
@@ -228,7 +229,9 @@ def build(settings: Settings, window: Window, models: list[str] | None = None) -
             for table, files in sources.items():
                 if files:  # named by its files, so equal SQL always means equal inputs
                     view = f"silver_{table}_{hashlib.sha1(chr(10).join(files).encode()).hexdigest()[:12]}"
-                    con.register(view, arrow_dataset(storage, files))
+                    if view not in views:
+                        con.register(view, arrow_dataset(storage, files))
+                        views.add(view)
                     sources[table] = view
         fresh = None if storage.is_s3 else (lambda m, w: fresh_gold(storage, m, w))
         return Renderer("duckdb", settings, sources=sources, gold=fresh, shared=shared).render(name, window)
