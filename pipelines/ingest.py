@@ -40,7 +40,7 @@ from pipelines import ledger
 from pipelines.config import Settings
 from pipelines.enrich import EnrichOptions, enrich_events, enrich_requests
 from pipelines.landing import ChunkReader, discover, landing_hour
-from pipelines.memory import tune_malloc
+from pipelines.memory import release_free_memory, tune_malloc
 from pipelines.partitions import MergeResult, merge_partition
 from pipelines.schemas import QUARANTINE, SILVER
 from pipelines.storage import ObjectInfo, Storage
@@ -448,6 +448,7 @@ def ingest(
                     on_progress("parse", done_bytes, total_bytes)
 
             summary.parse_seconds = time.perf_counter() - started
+            release_free_memory()  # the parse phase's caches, before the merge phase's peak
             hours = sorted({(TABLE_OF[r.source], *h) for r in results for h in r.hours})
             # Rows already in a partition from an object of this run can only come from an
             # interrupted earlier run (or a changed object): they are replaced, not deduped.
