@@ -156,7 +156,7 @@ class BeaconParser:
     def parse_lines(self, lines: Lines) -> ParseResult:
         src = pa.Table.from_arrays(
             [pl.Series(lines.parts()).to_arrow(), pl.Series(lines.line_no).to_arrow(),
-             pa.chunked_array(lines.text) if isinstance(lines.text, pa.ChunkedArray) else lines.text],
+             lines.text],
             names=["part", "line_no", "line"])
         self.con.register("lines", src)
         try:
