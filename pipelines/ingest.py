@@ -142,7 +142,9 @@ class _Quarantine:
             self.storage.delete(key)  # a re-processed object may have had rejects before
             return None
         self.writer.close()
-        self.storage.write_parquet(key, pq.ParquetFile(self.path).read(), durable=False)
+        # In line order: batches of one large object may finish in any order.
+        rejects = pq.ParquetFile(self.path).read().sort_by("line_no")
+        self.storage.write_parquet(key, rejects, durable=False)
         self.path.unlink()
         return key
 
@@ -329,8 +331,9 @@ def merge_hour(task: MergeTask) -> MergeResult:
     """Phase 2 for one hour (runs in a worker thread)."""
     tune_malloc()
     files = sorted(Path(task.folder).glob("*.arrow"))
-    new = pl.concat([pl.read_ipc(f) for f in files])
-    result = merge_partition(Storage(task.lake_root), task.table, task.dt, task.hour, new,
+    # Decoded in parallel, and passed on without a reference here, so the merge can free it.
+    result = merge_partition(Storage(task.lake_root), task.table, task.dt, task.hour,
+                             pl.scan_ipc(files).collect().rechunk(),
                              key_column=KEY_OF[task.table], schema=SILVER[task.table],
                              reprocessed=set(task.reprocessed))
     shutil.rmtree(task.folder, ignore_errors=True)

@@ -38,7 +38,7 @@ def merge_partition(
     table: str,
     dt: str,
     hour: int,
-    new: pl.DataFrame,
+    new: pl.DataFrame,  # the caller should hold no other reference: it is freed early
     *,
     key_column: str,
     schema: pa.Schema,
@@ -57,18 +57,17 @@ def merge_partition(
         if reprocessed:
             old = old.filter(~pl.col("source_object").is_in(list(reprocessed)))
         frames.append(old.with_columns(_new=pl.lit(False), _order=pl.lit(0, pl.Int64)))
-    fresh = new
-    frames.append(fresh.with_columns(_new=pl.lit(True), _order=pl.col("_order").cast(pl.Int64)))
+    fresh = new.select("source_object")
+    frames.append(new.with_columns(_new=pl.lit(True), _order=pl.col("_order").cast(pl.Int64)))
+    del new
     columns = [*schema.names, "_new", "_order"]
     both = pl.concat([f.select(columns) for f in frames], how="vertical_relaxed")
-    # Find the duplicates on a narrow frame and drop them from the wide one only when there
-    # are any (the usual case has none): sorting and de-duplicating every column costs more.
-    narrow = both.select(key_column, "_new", "_order", "source_object").with_row_index("_row")
-    if narrow[key_column].n_unique() < narrow.height:
-        first = (narrow.sort(["_new", "_order"])
-                 .unique(subset=[key_column], keep="first")["_row"])
-        keep = narrow["_row"].is_in(first.implode())
-        both, narrow = both.filter(keep), narrow.filter(keep)
+    # De-duplicate and order on a narrow frame, then gather the wide rows once: sorting or
+    # filtering every column would copy the hour two or three times over (the merge phase
+    # is ingest's memory peak).
+    narrow = both.select("ts", key_column, "_new", "_order", "source_object").with_row_index("_row")
+    if narrow[key_column].n_unique() < narrow.height:  # the usual case has no duplicates
+        narrow = narrow.sort(["_new", "_order"]).unique(subset=[key_column], keep="first")
 
     incoming = fresh.group_by("source_object").len()
     kept_new = narrow.filter(pl.col("_new")).group_by("source_object").len()
@@ -76,7 +75,10 @@ def merge_partition(
     kept = dict(zip(counts["source_object"], counts["len_kept"], strict=True))
     dups = {o: int(n - kept[o]) for o, n in zip(counts["source_object"], counts["len"], strict=True)}
 
-    out = both.select([pl.col(n).cast(t) for n, t in polars_schema(schema).items()]).sort(["ts", key_column])
+    rows = narrow.sort(["ts", key_column])["_row"]
+    del narrow, frames, fresh
+    out = both.select([pl.col(n).cast(t) for n, t in polars_schema(schema).items()]).rechunk()[rows]
+    del both
     size = storage.write_parquet(key, out)
     return MergeResult(dt=dt, hour=hour, rows=out.height, bytes=size,
                        kept={k: int(v) for k, v in kept.items()}, duplicates=dups)

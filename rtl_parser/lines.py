@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 from rtl_parser import arrow
@@ -32,6 +33,9 @@ class Lines:
     count: int  # non-blank lines seen, valid or not
     part: np.ndarray | None = None  # int32 object index within a batch; None = all 0
     span: int = 0  # lines the chunk held, blank ones included (where the next chunk's numbering starts)
+    # The chunks as read, one per piece of `text`, when they hold exactly these lines (none
+    # dropped): the field splitter then reads them in place instead of copying the lines out.
+    raw: tuple[bytes, ...] | None = None
 
     def parts(self) -> np.ndarray:
         return self.part if self.part is not None else np.zeros(len(self.line_no), np.int32)
@@ -72,6 +76,24 @@ def _invalid_utf8_lines(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> n
     return np.asarray(bad, dtype=np.int64)
 
 
+def _without(chunk: bytes, text: pa.StringArray, starts: np.ndarray, ends: np.ndarray,
+             keep: np.ndarray, max_runs: int = 256) -> tuple[pa.StringArray, tuple[bytes, ...] | None]:
+    """The kept lines as one new buffer (one copy, from the runs of consecutive kept lines),
+    so the field splitter can still read it in place. Chunks cut into very many runs are
+    filtered instead."""
+    kept = np.flatnonzero(keep)
+    if len(kept) == 0:
+        return text.slice(0, 0), ()
+    breaks = np.flatnonzero(np.diff(kept) != 1) + 1
+    if len(breaks) >= max_runs:
+        return text.filter(arrow.mask(keep)), None
+    view = memoryview(chunk)
+    data = b"".join(view[starts[a] : ends[b]]
+                    for a, b in zip(kept[np.r_[0, breaks]], kept[np.r_[breaks - 1, len(kept) - 1]], strict=True))
+    offsets = np.concatenate(([0], np.cumsum((ends - starts)[kept]))).astype(np.int32)
+    return pa.StringArray.from_buffers(len(kept), pa.py_buffer(offsets), pa.py_buffer(data)), (data,)
+
+
 def split_lines(chunk: bytes, first_line_no: int = 1, max_line_bytes: int = 65536) -> Lines:
     """Locate the lines of `chunk`, rejecting invalid UTF-8 and over-long lines."""
     starts, ends = _bounds(chunk)
@@ -99,11 +121,20 @@ def split_lines(chunk: bytes, first_line_no: int = 1, max_line_bytes: int = 6553
 
     offsets = np.append(starts, ends[-1] if len(ends) else 0).astype(np.int32)
     text = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(chunk))
-    if not keep.all():  # blank or rejected lines present: drop them, still vectorised
-        text = text.filter(arrow.mask(keep))
+    whole: tuple[bytes, ...] | None = (chunk,) if len(starts) else ()
+    if not keep.all():  # blank or rejected lines present: drop them
+        text, whole = _without(chunk, text, starts, ends, keep)
         line_no = line_no[keep]
     rejects.sort()
-    return Lines(text=text, line_no=line_no, rejects=rejects, count=count, span=len(starts))
+    return Lines(text=text, line_no=line_no, rejects=rejects, count=count, span=len(starts), raw=whole)
+
+
+def texts_at(lines: Lines, rows: np.ndarray | pl.Series) -> pl.Series:
+    """The text of the lines at ascending positions `rows`, as a Polars column: only the
+    few lines a caller needs (rejects, say) are converted, not the whole batch."""
+    keep = np.zeros(len(lines.line_no), dtype=bool)
+    keep[rows.to_numpy() if isinstance(rows, pl.Series) else rows] = True
+    return pl.Series(lines.text.filter(arrow.mask(keep)), dtype=pl.String)
 
 
 def select(lines: Lines, mask: np.ndarray) -> Lines:
@@ -123,10 +154,12 @@ def concat(batch: list[tuple[int, Lines]]) -> Lines:
 
     Line-level rejects stay with the pieces: the caller attributes them per object.
     """
+    raws = [b.raw for _, b in batch]
     return Lines(
         text=pa.chunked_array([b.text for _, b in batch], type=pa.string()),
         line_no=np.concatenate([b.line_no for _, b in batch]),
         rejects=[],
         count=sum(len(b.line_no) for _, b in batch),
         part=np.concatenate([np.full(len(b.line_no), p, np.int32) for p, b in batch]),
+        raw=None if any(r is None for r in raws) else tuple(c for r in raws for c in r if r),
     )

@@ -9,6 +9,7 @@ import polars as pl
 import pyarrow as pa
 
 from rtl_parser import arrow
+from rtl_parser.lines import texts_at
 from rtl_parser.normalise import to_arrow, typed
 
 REJECT_SCHEMA = pa.schema([
@@ -53,7 +54,6 @@ def finish(parsed: pl.DataFrame, short: pl.Series, lines, extra: pl.DataFrame) -
     """Split a normalised batch into rows and rejects (line-level rejects included)."""
     reason = pl.Series("reason", short).fill_null(parsed["reject_reason"])
     bad = reason.is_not_null()
-    text_all = pl.Series(lines.text, dtype=pl.String)
     missing_id = parsed["request_id"].is_null() & ~bad
     if missing_id.any():
         # No x-edge-request-id selected (or `-`): key the row by a hash of its own line, so
@@ -61,7 +61,7 @@ def finish(parsed: pl.DataFrame, short: pl.Series, lines, extra: pl.DataFrame) -
         idx = missing_id.arg_true()
         ids = [
             "line-" + hashlib.blake2b(t.encode(), digest_size=16).hexdigest()
-            for t in text_all.gather(idx).str.strip_chars_end("\r\n").to_list()
+            for t in texts_at(lines, idx).str.strip_chars_end("\r\n").to_list()
         ]
         parsed = parsed.with_columns(
             request_id=parsed["request_id"].scatter(idx, pl.Series(ids, dtype=pl.String))
@@ -69,7 +69,7 @@ def finish(parsed: pl.DataFrame, short: pl.Series, lines, extra: pl.DataFrame) -
     rejects: list[tuple] = list(lines.rejects)
     if bad.any():
         idx = bad.arg_true()
-        text = text_all.gather(idx).str.strip_chars_end("\r\n")
+        text = texts_at(lines, idx).str.strip_chars_end("\r\n")
         rejects.extend(
             zip(
                 parsed["part"].gather(idx).to_list(),

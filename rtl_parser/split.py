@@ -5,28 +5,30 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from rtl_parser.lines import Lines
+from rtl_parser.lines import Lines, texts_at
 
 
-def _tsv_bytes(text: pa.StringArray | pa.ChunkedArray) -> bytes:
-    """The lines as one buffer, each ending in a newline.
+def _sources(lines: Lines) -> list[bytes]:
+    """The lines as buffers Polars can read, each ending in a newline.
 
-    Every line still carries its terminator, so the values buffer of each chunk *is* the
-    text of its lines; only a chunk whose last line had no newline needs one added.
+    Usually these are the chunks as read, untouched (`Lines.raw`). Otherwise every line
+    still carries its terminator, so the values buffer of each piece of `text` *is* the
+    text of its lines, copied out once; only a piece whose last line had no newline needs
+    one added.
     """
-    chunks = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+    if lines.raw is not None:
+        return list(lines.raw)
+    text = lines.text
     pieces: list[bytes] = []
-    for chunk in chunks:
+    for chunk in text.chunks if isinstance(text, pa.ChunkedArray) else [text]:
         if len(chunk) == 0:
             continue
         offsets = chunk.buffers()[1]
         first, last = (int.from_bytes(offsets[4 * i : 4 * i + 4], "little", signed=True)
                        for i in (chunk.offset, chunk.offset + len(chunk)))
         data = chunk.buffers()[2][first:last].to_pybytes()  # Polars reads bytes, not buffers
-        pieces.append(data)
-        if not data.endswith(b"\n"):
-            pieces.append(b"\n")
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        pieces.append(data if data.endswith(b"\n") else data + b"\n")
+    return pieces
 
 
 def split_fields(
@@ -44,23 +46,24 @@ def split_fields(
     extra column) have their separators counted for the exact field count.
     """
     n = len(names)
+    rows = len(lines.line_no)
     wanted = [i for i, c in enumerate(names) if keep is None or c in keep]
-    text = pl.Series("_line", lines.text, dtype=pl.String)
-    fields = pl.read_csv(
-        _tsv_bytes(lines.text), has_header=False, separator=sep, quote_char=None,
+    columns = [f"column_{i}" for i in sorted({*wanted, n - 1, n})]
+    # One source per chunk: Polars reads them in place and in parallel, no joined copy.
+    fields = pl.scan_csv(
+        _sources(lines), has_header=False, separator=sep, quote_char=None,
         schema={f"column_{i}": pl.String for i in range(n + 1)},
-        columns=sorted({*wanted, n - 1, n}),
         # `-` is a missing value, but not in the last known column (standard logs often end
         # in a `-` field) nor past it: there a null means the line ended before it.
         null_values={f"column_{i}": "-" for i in range(n - 1)},
         truncate_ragged_lines=True, missing_columns="insert", extra_columns="ignore",
         raise_if_empty=False,
-    ) if text.len() else pl.DataFrame(schema={f"column_{i}": pl.String for i in sorted({*wanted, n - 1, n})})
+    ).select(columns).collect() if rows else pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
     odd = fields[f"column_{n - 1}"].is_null() | fields[f"column_{n}"].is_not_null()
-    count = pl.repeat(n, text.len(), dtype=pl.Int64, eager=True)
+    count = pl.repeat(n, rows, dtype=pl.Int64, eager=True)
     if odd.any():
         idx = odd.arg_true()
-        count = count.scatter(idx, text.gather(idx).str.count_matches(sep, literal=True) + 1)
+        count = count.scatter(idx, texts_at(lines, idx).str.count_matches(sep, literal=True) + 1)
     out = pl.concat([
         pl.DataFrame({"_fields": count, "_line_no": lines.line_no, "_part": lines.parts()}),
         fields.select(
