@@ -86,7 +86,7 @@ class Collector:
 
 @dataclass(frozen=True)
 class Ingest:
-    chunk_bytes: int = 16 * 1024 * 1024  # decompressed bytes parsed at a time (bounds memory)
+    chunk_bytes: int = 32 * 1024 * 1024  # decompressed bytes parsed at a time (bounds memory)
     max_line_bytes: int = 65536  # longer lines are quarantined
     max_object_bytes: int = 8 * 1024**3  # decompressed size cap per object (gzip bombs stop here)
     workers: int = 2  # parallel ingest threads

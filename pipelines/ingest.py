@@ -240,6 +240,7 @@ def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
             result = results[members[part]]
             result.hours.add((str(dt), int(hour)))
             result.parsed += n
+    row_bytes = silver.estimated_size() / silver.height  # one pass over the string views
     for (dt, hour), piece in silver.drop("part").partition_by(["dt", "hour"], as_dict=True).items():
         folder = Path(task.staging) / table / f"{dt}_{hour:02d}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -248,7 +249,7 @@ def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
                         compat_level=pl.CompatLevel.newest())  # string views as they are
         with lock:  # the merge phase budgets its memory by these sizes
             staged, at = results[members[0]].staged, (str(dt), int(hour))
-            staged[at] = staged.get(at, 0) + piece.estimated_size()
+            staged[at] = staged.get(at, 0) + int(piece.height * row_bytes)
 
 
 def _unreadable(quarantine: _Quarantine, result: ObjectResult, line: int, error: str) -> None:

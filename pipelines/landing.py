@@ -56,7 +56,7 @@ class ChunkReader:
     """
 
     stream: BinaryIO
-    chunk_bytes: int = 16 * 1024 * 1024
+    chunk_bytes: int = 32 * 1024 * 1024
     max_line_bytes: int = 65536
     max_total_bytes: int = 8 * 1024**3  # a cap on decompressed size: gzip bombs stop here
     error: str | None = None

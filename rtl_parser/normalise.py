@@ -265,10 +265,7 @@ def normalise(
     )
     cols["_ua_raw"] = _col(df, "cs-user-agent")
     cols["_referrer_raw"] = _col(df, "cs-referer")
-    if "x-forwarded-for" in df.columns and df["x-forwarded-for"].null_count() < df.height:
-        cols["forwarded_ip"] = forwarded_first(pl.col("x-forwarded-for"))
-    else:
-        cols["forwarded_ip"] = pl.lit(None, dtype=pl.String)
+    cols["forwarded_ip"] = pl.lit(None, dtype=pl.String)  # filled below where present
 
     # --- headers: visitor id and truncation --------------------------------------------------
     headers = _col(df, "cs-headers")
@@ -289,6 +286,13 @@ def normalise(
         reasons = df[idx].select(pl.coalesce([pl.when(c).then(r) for c, r in checks])).to_series()
         reason = reason.scatter(idx, reasons)
     out = out.drop("_bad").with_columns(_reason=reason)
+    if "x-forwarded-for" in df.columns:
+        # Few requests carry the header: normalise those values alone, not every row.
+        xff = df["x-forwarded-for"]
+        present = xff.is_not_null().arg_true()
+        if present.len():
+            first = xff.gather(present).to_frame("x").select(forwarded_first(pl.col("x"))).to_series()
+            out = out.with_columns(forwarded_ip=out["forwarded_ip"].scatter(present, first))
 
     if "_kept" in out.columns:
         out = out.with_columns(

@@ -43,14 +43,28 @@ def table(root, name: str) -> pl.DataFrame:
     return frame.sort(frame.columns)
 
 
-def killed_runs(args: list[str], root, kills: int, rng: random.Random) -> int:
-    """Start the command and SIGKILL it at a random moment, `kills` times; returns how many
-    runs were killed before they finished (the rest ran to the end)."""
+def cli(args: list[str], root) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args, "--lake", str(root)],
+                          env=ENV, capture_output=True, text=True)
+
+
+def seconds_to_finish(args: list[str], root, scratch) -> float:
+    """How long the command takes on a copy of the lake, so kills land inside the run however
+    fast this machine (or the code) is."""
+    shutil.copytree(root, scratch)
+    started = time.monotonic()
+    assert cli(args, scratch).returncode == 0
+    return time.monotonic() - started
+
+
+def killed_runs(args: list[str], root, kills: int, rng: random.Random, seconds: float) -> int:
+    """Start the command and SIGKILL it at a random moment of a run that takes `seconds`,
+    `kills` times; returns how many runs were killed before they finished."""
     interrupted = 0
     for _ in range(kills):
         proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args, "--lake", str(root)],
                                 env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 5.0))
+        time.sleep(rng.uniform(0.3, 0.95) * seconds)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             interrupted += 1
@@ -69,18 +83,19 @@ def test_sigkill_anywhere_then_rerun_gives_the_clean_result(tmp_path):
     build(settings, Window(DAY, DAY))
 
     rng = random.Random(7)
-    interrupted = killed_runs(["ingest"], crashed, kills=6, rng=rng)
+    seconds = seconds_to_finish(["ingest"], crashed, tmp_path / "timed-ingest")
+    interrupted = killed_runs(["ingest"], crashed, kills=6, rng=rng, seconds=seconds)
     assert interrupted >= 3  # most runs really died mid-way
-    finished = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", "--lake", str(crashed)],
-                              env=ENV, capture_output=True, text=True)
+    finished = cli(["ingest"], crashed)
     assert finished.returncode == 0, finished.stderr
     for name in ("silver/requests", "silver/events"):
         assert table(crashed, name).equals(table(clean, name))
 
-    interrupted = killed_runs(["build", "--date", DAY.isoformat()], crashed, kills=5, rng=rng)
+    build_args = ["build", "--date", DAY.isoformat()]
+    seconds = seconds_to_finish(build_args, crashed, tmp_path / "timed-build")
+    interrupted = killed_runs(build_args, crashed, kills=5, rng=rng, seconds=seconds)
     assert interrupted >= 2
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "build", "--date", DAY.isoformat(),
-                           "--lake", str(crashed)], env=ENV, capture_output=True, text=True)
+    done = cli(build_args, crashed)
     assert done.returncode == 0, done.stderr
     for mart in MARTS:
         assert table(crashed, f"gold/{mart}").equals(table(clean, f"gold/{mart}")), mart
