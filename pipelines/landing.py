@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from isal import igzip
 
+from pipelines.config import Ingest
 from pipelines.storage import ObjectInfo, Storage
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -56,9 +57,9 @@ class ChunkReader:
     """
 
     stream: BinaryIO
-    chunk_bytes: int = 32 * 1024 * 1024
-    max_line_bytes: int = 65536
-    max_total_bytes: int = 8 * 1024**3  # a cap on decompressed size: gzip bombs stop here
+    chunk_bytes: int = Ingest.chunk_bytes  # the settings' defaults, defined once there
+    max_line_bytes: int = Ingest.max_line_bytes
+    max_total_bytes: int = Ingest.max_object_bytes  # a cap on decompressed size: gzip bombs stop here
     error: str | None = None
     compressed: bool = False
     total: int = 0

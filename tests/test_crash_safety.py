@@ -43,9 +43,12 @@ def table(root, name: str) -> pl.DataFrame:
     return frame.sort(frame.columns)
 
 
+def command(args: list[str], root) -> list[str]:
+    return [sys.executable, "-m", "pipelines.cli", *args, "--lake", str(root)]
+
+
 def cli(args: list[str], root) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args, "--lake", str(root)],
-                          env=ENV, capture_output=True, text=True)
+    return subprocess.run(command(args, root), env=ENV, capture_output=True, text=True)
 
 
 def seconds_to_finish(args: list[str], root, scratch) -> float:
@@ -62,8 +65,8 @@ def killed_runs(args: list[str], root, kills: int, rng: random.Random, seconds: 
     `kills` times; returns how many runs were killed before they finished."""
     interrupted = 0
     for _ in range(kills):
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args, "--lake", str(root)],
-                                env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(command(args, root), env=ENV,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.3, 0.95) * seconds)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
