@@ -5,6 +5,8 @@ on free, so every chunk costs thousands of fresh page faults (measured: decompre
 slicing a chunk 2-3x slower, and a large share of the run in the kernel). Raising the mmap
 threshold above the chunk size keeps them in the heap, where freed memory is reused; the
 trim threshold still hands memory back to the system once more than that is free.
+Polars' own allocator (jemalloc) is tuned in `pipelines/__init__.py`, as it must be before
+Polars loads.
 """
 
 from __future__ import annotations
