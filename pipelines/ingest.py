@@ -112,28 +112,36 @@ def quarantine_key(source: str, obj: ObjectInfo) -> str:
 
 
 _REJECT_COLUMNS = {"line_no": pl.Int64, "reason": pl.String, "raw": pl.Binary}
+REJECTS_HELD_BYTES = 8 << 20  # rejects a parse task keeps in memory before spilling them
+
+
+class _Held:
+    """Rejects that one parse task's quarantines hold in memory (they share one lock, as
+    batches of one large object add rejects from several threads)."""
+
+    def __init__(self, cap: int):
+        self.cap, self.bytes, self.lock = cap, 0, threading.Lock()
+        self.members: list[_Quarantine] = []
 
 
 class _Quarantine:
     """Collects one object's rejects and publishes them as its quarantine Parquet file.
 
-    Rejects are few in practice, so they stay in memory; past `spill_bytes` they go to a
-    local staging file instead, so an object that is mostly garbage cannot grow memory.
+    Rejects are few in practice, so they stay in memory until the object's file is
+    written. Once a task's quarantines hold more than `held.cap` bytes, all of them spill
+    to local staging files, so a run of mostly-garbage objects cannot grow memory.
     (Streaming every object's rejects through a file cost about 5 % of ingest time on the
-    benchmark, for 1,023 rejected lines among 2M.) Batches of one large object parse in
-    parallel and add their rejects from several threads.
+    benchmark, for 1,023 rejected lines among 2M.)
     """
 
-    spill_bytes = 8 << 20
-
-    def __init__(self, storage: Storage, source: str, obj: ObjectInfo, staging: str, index: int):
-        self.storage, self.source, self.obj = storage, source, obj
+    def __init__(self, storage: Storage, source: str, obj: ObjectInfo, staging: str, index: int,
+                 held: _Held):
+        self.storage, self.source, self.obj, self.held = storage, source, obj, held
         self.path = Path(staging) / "quarantine" / f"{index:06d}.parquet"
         self.writer: pq.ParquetWriter | None = None
         self.pending: list[pl.DataFrame] = []
-        self.pending_bytes = 0
         self.count = 0
-        self.lock = threading.Lock()
+        held.members.append(self)
 
     def add(self, rejects: pl.DataFrame | list[tuple[int, str, bytes]]) -> None:
         """Rejects of a parsed batch (`line_no`, `reason`, `raw` columns), or of the line
@@ -144,19 +152,22 @@ class _Quarantine:
             frame = pl.DataFrame(rejects, schema=_REJECT_COLUMNS, orient="row")
         else:
             frame = rejects.select(list(_REJECT_COLUMNS))
-        with self.lock:
+        with self.held.lock:
             self.pending.append(frame)
-            self.pending_bytes += frame.estimated_size()
             self.count += frame.height
-            if self.pending_bytes > self.spill_bytes:
-                self._spill()
+            self.held.bytes += frame.estimated_size()
+            if self.held.bytes > self.held.cap:
+                for quarantine in self.held.members:
+                    if quarantine.pending:
+                        quarantine._spill()
+                self.held.bytes = 0
 
     def _table(self) -> pa.Table:
         """The pending rejects as quarantine rows (and no longer pending)."""
         frame = pl.concat(self.pending).select(
             source=pl.lit(self.source), source_object=pl.lit(self.obj.key),
             line_no="line_no", reason="reason", raw="raw")
-        self.pending, self.pending_bytes = [], 0
+        self.pending = []
         return frame.to_arrow().cast(QUARANTINE)
 
     def _spill(self) -> None:
@@ -166,7 +177,8 @@ class _Quarantine:
         self.writer.write_table(self._table())
 
     def close(self) -> str | None:
-        """Publish the rejects; returns the key written (made durable before the ledger)."""
+        """Publish the rejects (once every batch is done); returns the key written (made
+        durable before the ledger)."""
         key = quarantine_key(self.source, self.obj)
         if self.count == 0:
             self.storage.delete(key)  # a re-processed object may have had rejects before
@@ -301,7 +313,8 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
     storage = Storage(task.lake_root)
     settings = task.settings
     results = {i: ObjectResult(i, task.source, o) for i, o in task.objects}
-    quarantines = {i: _Quarantine(storage, task.source, o, task.staging, i) for i, o in task.objects}
+    held = _Held(cap=REJECTS_HELD_BYTES)
+    quarantines = {i: _Quarantine(storage, task.source, o, task.staging, i, held) for i, o in task.objects}
     opts = dict(visitor_header=settings.identity.visitor_header,
                 max_line_bytes=settings.ingest.max_line_bytes)
     if task.source == "rtl":

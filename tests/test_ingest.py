@@ -177,39 +177,41 @@ def test_corrupt_and_truncated_objects_are_quarantined_not_fatal(tmp_path):
 
 @pytest.mark.parametrize("spill", [False, True])
 def test_quarantine_keeps_every_rejected_line_in_order_in_memory_or_spilled(tmp_path, monkeypatch, spill):
-    """Rejects are buffered in memory, or spilled to a staging file past a cap: either way
-    the quarantine file holds every rejected line, its reason and raw bytes, in line order."""
-    from pipelines.ingest import _Quarantine
+    """Rejects are held in memory, or spilled to staging files past a cap: either way each
+    object's quarantine file holds every rejected line, its reason and raw bytes, in line
+    order. Three objects share one parse task, whose batches run on two threads."""
+    from pipelines import ingest as ingest_module
 
-    if spill:
-        monkeypatch.setattr(_Quarantine, "spill_bytes", 1)  # spill on every batch of rejects
+    if spill:  # every batch of rejects spills all of the task's quarantines
+        monkeypatch.setattr(ingest_module, "REJECTS_HELD_BYTES", 1)
     root = tmp_path / "lake"
     rtl = root / "landing/rtl/2026/11/02/10"
     rtl.mkdir(parents=True)
     good = (Path(__file__).parents[2] / "shared/fixtures/cloudfront/realtime/datadog-dashcon-304-refreshhit.tsv"
             ).read_bytes().splitlines()[0]
-    lines, bad = [], {}
-    for n in range(1, 3001):
-        if n % 7 == 0:
-            bad[n] = f"junk {n}\tonly two fields".encode()
-            lines.append(bad[n])
-        elif n % 101 == 0:
-            bad[n] = b"\xff\xfe not utf-8 " + str(n).encode()
-            lines.append(bad[n])
-        else:
-            lines.append(good)
-    (rtl / "mixed.gz").write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    expected: dict[str, dict[int, bytes]] = {}
+    for name in ("a", "b", "c"):
+        lines, bad = [], {}
+        for n in range(1, 3001):
+            if n % 7 == 0:
+                bad[n] = f"junk {name}{n}\tonly two fields".encode()
+            elif n % 101 == 0:
+                bad[n] = b"\xff\xfe not utf-8 " + f"{name}{n}".encode()
+            lines.append(bad.get(n, good))
+        (rtl / f"{name}.gz").write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+        expected[f"landing/rtl/2026/11/02/10/{name}.gz"] = bad
     config = Settings(lake=Lake(root=str(root)), rtl=Rtl(fields=REALTIME_FIELDS_2020),
-                      ingest=Ingest(workers=2, chunk_bytes=64 * 1024))  # several batches of rejects
+                      ingest=Ingest(workers=2, chunk_bytes=64 * 1024))  # several batches per object
     summary = ingest(config, KEY)
-    quarantine = pl.read_parquet(str(root / "quarantine/rtl/*/*.parquet"))
-    assert summary.quarantined == len(bad) == quarantine.height
+    assert summary.quarantined == sum(len(b) for b in expected.values())
     assert summary.rows == 1  # the good lines are one request, delivered again and again
-    assert quarantine["line_no"].to_list() == sorted(bad)
-    assert quarantine["raw"].to_list() == [bad[n] for n in sorted(bad)]
-    reasons = dict(zip(quarantine["line_no"], quarantine["reason"], strict=True))
-    assert reasons[7].startswith("expected ") and reasons[101] == "invalid UTF-8"
-    assert set(quarantine["source_object"]) == {"landing/rtl/2026/11/02/10/mixed.gz"}
+    quarantine = pl.read_parquet(str(root / "quarantine/rtl/*/*.parquet"))
+    for key, bad in expected.items():
+        got = quarantine.filter(pl.col("source_object") == key)
+        assert got["line_no"].to_list() == sorted(bad)
+        assert got["raw"].to_list() == [bad[n] for n in sorted(bad)]
+        reasons = dict(zip(got["line_no"], got["reason"], strict=True))
+        assert reasons[7].startswith("expected ") and reasons[101] == "invalid UTF-8"
 
 
 def test_standard_logging_v2_json_objects_ingest_with_their_own_reasons(tmp_path):
