@@ -66,20 +66,18 @@ def finish(parsed: pl.DataFrame, short: pl.Series, lines, extra: pl.DataFrame) -
         parsed = parsed.with_columns(
             request_id=parsed["request_id"].scatter(idx, pl.Series(ids, dtype=pl.String))
         )
-    rejects: list[tuple] = list(lines.rejects)
-    if bad.any():
+    rejects = rejects_table(lines.rejects)
+    if bad.any():  # built column-wise: a batch can be all rejects (say, a wrong field set)
         idx = bad.arg_true()
-        text = texts_at(lines, idx).str.strip_chars_end("\r\n")
-        rejects.extend(
-            zip(
-                parsed["part"].gather(idx).to_list(),
-                parsed["line_no"].gather(idx).to_list(),
-                reason.gather(idx).to_list(),
-                [t.encode() for t in text.to_list()],
-                strict=True,
-            )
-        )
+        rows = pl.DataFrame({
+            "part": parsed["part"].gather(idx),
+            "line_no": parsed["line_no"].gather(idx),
+            "reason": reason.gather(idx),
+            "raw": texts_at(lines, idx).str.strip_chars_end("\r\n").cast(pl.Binary),
+        }).to_arrow().cast(REJECT_SCHEMA)
+        rejects = pa.concat_tables([rejects, rows]).sort_by(
+            [("part", "ascending"), ("line_no", "ascending")])
     by_part = dict(zip(extra["_part"].to_list(), extra["len"].to_list(), strict=True))
-    return ParseResult(frame=typed(parsed.filter(~bad)), rejects=rejects_table(rejects),
+    return ParseResult(frame=typed(parsed.filter(~bad)), rejects=rejects,
                        lines=lines.count, extra_columns=sum(by_part.values()),
                        extra_by_part=by_part)
