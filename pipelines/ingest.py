@@ -141,6 +141,8 @@ class _Quarantine:
         self.writer: pq.ParquetWriter | None = None
         self.pending: list[pl.DataFrame] = []
         self.count = 0
+        self.last_line = 0
+        self.in_order = True  # rejects arrived in line order (batches may finish out of order)
         held.members.append(self)
 
     def add(self, rejects: pl.DataFrame | list[tuple[int, str, bytes]]) -> None:
@@ -155,6 +157,9 @@ class _Quarantine:
         with self.held.lock:
             self.pending.append(frame)
             self.count += frame.height
+            lines = frame["line_no"]  # each addition is in line order within itself
+            self.in_order = self.in_order and lines[0] >= self.last_line
+            self.last_line = max(self.last_line, lines[-1])
             self.held.bytes += frame.estimated_size()
             if self.held.bytes > self.held.cap:
                 for quarantine in self.held.members:
@@ -183,16 +188,17 @@ class _Quarantine:
         if self.count == 0:
             self.storage.delete(key)  # a re-processed object may have had rejects before
             return None
-        if self.writer is None:
-            rejects = self._table()
+        if self.writer is None:  # in line order: batches of one object may finish in any order
+            self.storage.write_parquet(key, self._table().sort_by("line_no"), durable=False)
+            return key
+        if self.pending:
+            self._spill()
+        self.writer.close()
+        if self.in_order:  # the spilled file is the quarantine file: not read back whole
+            self.storage.put_file(key, self.path, durable=False)
         else:
-            if self.pending:
-                self._spill()
-            self.writer.close()
-            rejects = pq.ParquetFile(self.path).read()
-            self.path.unlink()
-        # In line order: batches of one large object may finish in any order.
-        self.storage.write_parquet(key, rejects.sort_by("line_no"), durable=False)
+            self.storage.write_parquet(key, pq.read_table(self.path).sort_by("line_no"), durable=False)
+        self.path.unlink()
         return key
 
 

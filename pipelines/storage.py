@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -139,6 +140,20 @@ class Storage:
         size = os.path.getsize(self.full(temp))
         self._commit(temp, key)
         return size
+
+    def put_file(self, key: str, path: str | Path, *, durable: bool = True) -> None:
+        """Publish a local file as object `key`, atomically like the writes above, copied in
+        pieces rather than read whole."""
+        if self.is_s3:
+            with open(path, "rb") as src, self.fs.open_output_stream(self.full(key)) as out:
+                shutil.copyfileobj(src, out, 8 << 20)
+            return
+        Path(self.full(key)).parent.mkdir(parents=True, exist_ok=True)
+        temp = self._temp(key)
+        shutil.copyfile(path, self.full(temp))
+        if durable:
+            _fsync(self.full(temp))
+        self._commit(temp, key)
 
     def make_durable(self, keys: list[str]) -> None:
         """fsync objects written with `durable=False` (S3 writes are durable already).

@@ -76,7 +76,7 @@ def finish(parsed: pl.DataFrame, short: pl.Series, lines, extra: pl.DataFrame) -
             "raw": texts_at(lines, idx).str.strip_chars_end("\r\n").cast(pl.Binary),
         }).to_arrow().cast(REJECT_SCHEMA)
         rejects = pa.concat_tables([rejects, rows]).sort_by(
-            [("part", "ascending"), ("line_no", "ascending")])
+            [("part", "ascending"), ("line_no", "ascending")]) if rejects.num_rows else rows
     by_part = dict(zip(extra["_part"].to_list(), extra["len"].to_list(), strict=True))
     return ParseResult(frame=typed(parsed.filter(~bad)), rejects=rejects,
                        lines=lines.count, extra_columns=sum(by_part.values()),

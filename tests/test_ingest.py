@@ -214,6 +214,23 @@ def test_quarantine_keeps_every_rejected_line_in_order_in_memory_or_spilled(tmp_
         assert reasons[7].startswith("expected ") and reasons[101] == "invalid UTF-8"
 
 
+def test_quarantine_sorts_rejects_that_arrive_out_of_line_order(tmp_path):
+    """Batches of one object can finish in any order; the published file is in line order."""
+    from pipelines.ingest import _Held, _Quarantine
+    from pipelines.storage import ObjectInfo
+
+    storage = Storage(str(tmp_path / "lake"))
+    obj = ObjectInfo(key="landing/rtl/2026/11/02/10/x.gz", size=1, mtime_ns=1)
+    for cap in (1 << 20, 1):  # held in memory; spilled on every addition
+        quarantine = _Quarantine(storage, "rtl", obj, str(tmp_path / "staging"), 0, _Held(cap))
+        for first in (40, 1, 20):  # three batches, the first lines' batch finishing second
+            quarantine.add([(n, "bad", str(n).encode()) for n in range(first, first + 10)])
+        key = quarantine.close()
+        rows = pl.read_parquet(str(tmp_path / "lake" / key))
+        assert rows["line_no"].to_list() == [*range(1, 11), *range(20, 30), *range(40, 50)]
+        assert rows["raw"].to_list() == [str(n).encode() for n in rows["line_no"]]
+
+
 def test_standard_logging_v2_json_objects_ingest_with_their_own_reasons(tmp_path):
     import json
 

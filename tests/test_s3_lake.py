@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 from pathlib import Path
 
@@ -90,3 +91,25 @@ def test_models_and_report_on_an_s3_lake_match_the_local_lake(s3_url, monkeypatc
     assert gold(remote, "sessions").height > 0
     md = "reports/dt=2026-11-02/daily_report.md"
     assert Storage(remote.lake.root).read_bytes(md) == Storage(local.lake.root).read_bytes(md)
+
+
+def test_spilled_quarantine_is_published_to_s3_whole_and_in_line_order(s3_url, monkeypatch, tmp_path):
+    """Past the memory cap, rejects spill to a local file that is then uploaded as the
+    object's quarantine file: every rejected line arrives, in line order."""
+    from pipelines import ingest as ingest_module
+
+    apply_env(monkeypatch, s3_url)
+    monkeypatch.setattr(ingest_module, "REJECTS_HELD_BYTES", 1)
+    s3 = boto3.client("s3", endpoint_url=s3_url)
+    s3.create_bucket(Bucket="footfall-spill")
+    junk = {n: f"not a log line {n}\tshort".encode() for n in range(1, 20001, 3)}
+    body = b"\n".join(junk.get(n, b"") for n in range(1, 20001)) + b"\n"  # blank lines between
+    s3.put_object(Bucket="footfall-spill", Key="lake/landing/rtl/2026/11/02/10/junk.gz",
+                  Body=gzip.compress(body))
+    remote = Settings(lake=Lake(root="s3://footfall-spill/lake"), ingest=Ingest(workers=1, chunk_bytes=64 * 1024))
+    assert ingest(remote, KEY).quarantined == len(junk)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="footfall-spill", Prefix="lake/quarantine/")["Contents"]]
+    assert len(keys) == 1 and ".tmp" not in keys[0]
+    rows = pl.read_parquet(io.BytesIO(s3.get_object(Bucket="footfall-spill", Key=keys[0])["Body"].read()))
+    assert rows["line_no"].to_list() == sorted(junk)
+    assert rows["raw"].to_list() == [junk[n] for n in sorted(junk)]
