@@ -11,7 +11,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,33 +101,10 @@ class Storage:
     def _commit(self, temp: str, key: str) -> None:
         os.replace(self.full(temp), self.full(key))
 
-    def write_bytes(self, key: str, data: bytes) -> None:
-        if self.is_s3:
-            with self.fs.open_output_stream(self.full(key)) as out:
-                out.write(data)
-            return
-        Path(self.full(key)).parent.mkdir(parents=True, exist_ok=True)
-        temp = self._temp(key)
-        with open(self.full(temp), "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        self._commit(temp, key)
-
-    def write_parquet(self, key: str, table: pa.Table | pl.DataFrame, *, durable: bool = True) -> int:
-        """Write one Parquet object atomically (zstd, 256k-row groups); returns its size.
-
-        Polars frames go through Polars' writer, which writes its string views directly
-        (about twice as fast as converting to Arrow and using pyarrow's writer).
-        `durable=False` leaves the fsync to a later `make_durable` over many keys."""
-        def write(sink) -> None:
-            if isinstance(table, pl.DataFrame):
-                table.write_parquet(sink, compression="zstd", compression_level=1,
-                                    row_group_size=262_144, statistics=True)
-            else:
-                pq.write_table(table, sink, compression="zstd", compression_level=1,
-                               row_group_size=262_144)
-
+    def _publish(self, key: str, write: Callable[[str | BinaryIO], None], durable: bool) -> int:
+        """Write object `key` atomically; returns its size. Locally `write` gets a temporary
+        path, renamed over the key once complete (fsynced first when `durable`); on S3 it
+        gets an output stream, and the object appears only when the upload completes."""
         if self.is_s3:
             with self.fs.open_output_stream(self.full(key)) as out:
                 write(out)
@@ -141,19 +118,41 @@ class Storage:
         self._commit(temp, key)
         return size
 
-    def put_file(self, key: str, path: str | Path, *, durable: bool = True) -> None:
-        """Publish a local file as object `key`, atomically like the writes above, copied in
-        pieces rather than read whole."""
-        if self.is_s3:
-            with open(path, "rb") as src, self.fs.open_output_stream(self.full(key)) as out:
-                shutil.copyfileobj(src, out, 8 << 20)
-            return
-        Path(self.full(key)).parent.mkdir(parents=True, exist_ok=True)
-        temp = self._temp(key)
-        shutil.copyfile(path, self.full(temp))
-        if durable:
-            _fsync(self.full(temp))
-        self._commit(temp, key)
+    def write_bytes(self, key: str, data: bytes) -> None:
+        def write(sink: str | BinaryIO) -> None:
+            if isinstance(sink, str):
+                Path(sink).write_bytes(data)
+            else:
+                sink.write(data)
+
+        self._publish(key, write, durable=True)
+
+    def write_parquet(self, key: str, table: pa.Table | pl.DataFrame, *, durable: bool = True) -> int:
+        """Write one Parquet object atomically (zstd, 256k-row groups); returns its size.
+
+        Polars frames go through Polars' writer, which writes its string views directly
+        (about twice as fast as converting to Arrow and using pyarrow's writer).
+        `durable=False` leaves the fsync to a later `make_durable` over many keys."""
+        def write(sink: str | BinaryIO) -> None:
+            if isinstance(table, pl.DataFrame):
+                table.write_parquet(sink, compression="zstd", compression_level=1,
+                                    row_group_size=262_144, statistics=True)
+            else:
+                pq.write_table(table, sink, compression="zstd", compression_level=1,
+                               row_group_size=262_144)
+
+        return self._publish(key, write, durable)
+
+    def put_file(self, key: str, path: str | Path, *, durable: bool = True) -> int:
+        """Publish a local file as object `key`, copied in pieces rather than read whole."""
+        def write(sink: str | BinaryIO) -> None:
+            if isinstance(sink, str):
+                shutil.copyfile(path, sink)
+            else:
+                with open(path, "rb") as src:
+                    shutil.copyfileobj(src, sink, 8 << 20)
+
+        return self._publish(key, write, durable)
 
     def make_durable(self, keys: list[str]) -> None:
         """fsync objects written with `durable=False` (S3 writes are durable already).
