@@ -101,14 +101,16 @@ class Storage:
     def _commit(self, temp: str, key: str) -> None:
         os.replace(self.full(temp), self.full(key))
 
-    def _publish(self, key: str, write: Callable[[str | BinaryIO], None], durable: bool) -> int:
-        """Write object `key` atomically; returns its size. Locally `write` gets a temporary
-        path, renamed over the key once complete (fsynced first when `durable`); on S3 it
-        gets an output stream, and the object appears only when the upload completes."""
+    def _publish(self, key: str, write: Callable[[str | BinaryIO], None], durable: bool,
+                 size: int | None = None) -> int:
+        """Write object `key` atomically; returns its size (asked of S3 only when the caller
+        does not know it). Locally `write` gets a temporary path, renamed over the key once
+        complete (fsynced first when `durable`); on S3 it gets an output stream, and the
+        object appears only when the upload completes."""
         if self.is_s3:
             with self.fs.open_output_stream(self.full(key)) as out:
                 write(out)
-            return self.fs.get_file_info(self.full(key)).size or 0
+            return size if size is not None else self.fs.get_file_info(self.full(key)).size or 0
         Path(self.full(key)).parent.mkdir(parents=True, exist_ok=True)
         temp = self._temp(key)
         write(self.full(temp))
@@ -125,7 +127,7 @@ class Storage:
             else:
                 sink.write(data)
 
-        self._publish(key, write, durable=True)
+        self._publish(key, write, durable=True, size=len(data))
 
     def write_parquet(self, key: str, table: pa.Table | pl.DataFrame, *, durable: bool = True) -> int:
         """Write one Parquet object atomically (zstd, 256k-row groups); returns its size.
@@ -152,7 +154,7 @@ class Storage:
                 with open(path, "rb") as src:
                     shutil.copyfileobj(src, sink, 8 << 20)
 
-        return self._publish(key, write, durable)
+        return self._publish(key, write, durable, size=os.path.getsize(path))
 
     def make_durable(self, keys: list[str]) -> None:
         """fsync objects written with `durable=False` (S3 writes are durable already).
