@@ -266,11 +266,11 @@ def _record(task: ParseTask, number: int, parsed, members: list[int],
     with lock:
         for part, n in parsed.extra_by_part.items():
             results[members[part]].extra_columns += n
-        if parsed.rejects.num_rows:
-            rejects = pl.from_arrow(parsed.rejects)
-            assert isinstance(rejects, pl.DataFrame)
-            for (part,), piece in rejects.partition_by("part", as_dict=True, maintain_order=True).items():
-                quarantines[members[part]].add(piece)
+    if parsed.rejects.num_rows:  # quarantines take their own lock
+        rejects = pl.from_arrow(parsed.rejects)
+        assert isinstance(rejects, pl.DataFrame)
+        for (part,), piece in rejects.partition_by("part", as_dict=True, maintain_order=True).items():
+            quarantines[members[part]].add(piece)
     if parsed.frame.height:
         _stage(task, number, parsed.frame, members, results, opts, lock)
 
