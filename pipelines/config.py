@@ -90,6 +90,7 @@ class Ingest:
     max_line_bytes: int = 65536  # longer lines are quarantined
     max_object_bytes: int = 8 * 1024**3  # decompressed size cap per object (gzip bombs stop here)
     workers: int = 2  # parallel ingest threads
+    wave_bytes: int = 1024**3  # landing bytes per wave of a long backlog (bounds local staging)
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,9 @@ def load_settings(path: str | Path | None = None, *, lake: str | None = None) ->
         raise ConfigError("identity.derived_salt_rotation must be daily or none")
     if settings.identity.client_ip not in ("c-ip", "x-forwarded-for"):
         raise ConfigError("identity.client_ip must be c-ip or x-forwarded-for")
+    for name in ("chunk_bytes", "max_line_bytes", "max_object_bytes", "workers", "wave_bytes"):
+        if getattr(settings.ingest, name) < 1:
+            raise ConfigError(f"ingest.{name} must be at least 1, got {getattr(settings.ingest, name)}")
     try:
         date.fromisoformat(settings.dagster.partitions_start)
     except ValueError:

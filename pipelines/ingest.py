@@ -6,7 +6,8 @@ Two phases, both parallel across worker threads:
 2. per touched hour: merge the staged rows into the partition (de-duplicated on the key)
    and replace it atomically.
 Then the ledger records what each object contributed. Memory is bounded by the chunk size
-and the largest hour partition, not by the input.
+and the largest hour partition, not by the input; local staging by `ingest.wave_bytes`, as
+a long backlog goes through both phases in waves of consecutive objects.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -43,6 +43,7 @@ from pipelines.landing import ChunkReader, discover, landing_hour
 from pipelines.memory import release_free_memory, tune_malloc
 from pipelines.partitions import MergeResult, merge_partition
 from pipelines.schemas import QUARANTINE, SILVER
+from pipelines.staging import staging_folder
 from pipelines.storage import ObjectInfo, Storage
 from rtl_parser.beacon import BeaconParser
 from rtl_parser.lines import Lines, concat, split_lines
@@ -444,7 +445,7 @@ def _executor(workers: int, tasks: int) -> Executor:
 
 
 def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: str,
-               key: bytes) -> list[ParseTask]:
+               key: bytes, first: int = 0) -> list[ParseTask]:
     """Group consecutive objects of a source into tasks of roughly equal size: enough tasks
     to keep every worker busy, each big enough that small objects share fixed costs."""
     total = sum(o.size for _, o in todo)
@@ -452,7 +453,7 @@ def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: 
     tasks: list[ParseTask] = []
     group: list[tuple[int, ObjectInfo]] = []
     size, source = 0, None
-    for i, (s, o) in enumerate(todo):
+    for i, (s, o) in enumerate(todo, start=first):
         if group and (s != source or size >= target):
             tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key))
             group, size = [], 0
@@ -469,6 +470,18 @@ def pending_objects(storage: Storage, sources: tuple[str, ...]) -> list[tuple[st
     return [(s, o) for s in sources for o in discover(storage, s) if ledger.is_new_or_changed(o, seen)]
 
 
+def plan_waves(todo: list[tuple[str, ObjectInfo]], wave_bytes: int) -> list[int]:
+    """Where each wave of a run starts: consecutive objects of at most `wave_bytes` landing
+    bytes together (an object larger than that is a wave of its own)."""
+    starts, size = [0], 0
+    for i, (_, o) in enumerate(todo):
+        if size and size + o.size > wave_bytes:
+            starts.append(i)
+            size = 0
+        size += o.size
+    return starts
+
+
 def ingest(
     settings: Settings,
     key: bytes,
@@ -476,7 +489,13 @@ def ingest(
     sources: tuple[str, ...] = REQUEST_SOURCES,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> IngestSummary:
-    """Ingest every new or changed landing object of `sources` into silver."""
+    """Ingest every new or changed landing object of `sources` into silver.
+
+    A long backlog (a first run on a bucket with months of logs) goes in waves of
+    `ingest.wave_bytes` landing bytes: each wave parses, merges its hours and records its
+    objects in the ledger before the next starts. Local staging then holds one wave's rows,
+    not the whole backlog's, and an interrupted run resumes after the last wave it finished.
+    """
     started = time.perf_counter()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     storage = Storage(settings.lake.root)
@@ -487,32 +506,78 @@ def ingest(
         summary.seconds = time.perf_counter() - started
         return summary
 
-    staging = tempfile.mkdtemp(prefix=f"footfall-ingest-{run_id}-")
-    total_bytes = sum(o.size for _, o in todo)
-    try:
-        tasks = plan_tasks(todo, settings, staging, key)
+    progress = _Progress(on_progress, total_bytes=sum(o.size for _, o in todo))
+    starts = plan_waves(todo, settings.ingest.wave_bytes)
+    partitions: set[tuple[str, str, int]] = set()
+    for first, end in zip(starts, [*starts[1:], len(todo)], strict=True):
+        # Rows already in a partition from an object of this wave or a later one can only
+        # come from an interrupted earlier run (or a changed object): they are replaced, not
+        # de-duplicated. Earlier waves' rows were written by this run and stay.
+        reprocessed = frozenset(o.key for _, o in todo[first:])
+        results, merged = _ingest_wave(settings, key, todo[first:end], first, reprocessed,
+                                       progress, summary)
+        partitions.update((TABLE_OF[r.source], *h) for r in results for h in r.hours)
+        _record_wave(storage, entries, results, merged, run_id, summary)
+
+    summary.lines = sum(e.lines for e in summary.entries)
+    summary.rows = sum(e.rows for e in summary.entries)
+    summary.duplicates = sum(e.duplicates for e in summary.entries)
+    summary.quarantined = sum(e.quarantined for e in summary.entries)
+    summary.partitions = len(partitions)
+    summary.bytes_in = progress.total_bytes
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+@dataclass
+class _Progress:
+    """Progress across the waves of a run: landing bytes parsed, hour partitions written."""
+
+    report: Callable[[str, int, int], None] | None
+    total_bytes: int
+    parsed_bytes: int = 0
+    merges_done: int = 0
+    merges_planned: int = 0
+
+    def parsed(self, size: int) -> None:
+        self.parsed_bytes += size
+        if self.report:
+            self.report("parse", self.parsed_bytes, self.total_bytes)
+
+    def plan_merges(self, n: int) -> None:
+        self.merges_planned += n
+
+    def merged(self) -> None:
+        self.merges_done += 1
+        if self.report:
+            self.report("merge", self.merges_done, self.merges_planned)
+
+
+def _ingest_wave(settings: Settings, key: bytes, todo: list[tuple[str, ObjectInfo]], first: int,
+                 reprocessed: frozenset[str], progress: _Progress,
+                 summary: IngestSummary) -> tuple[list[ObjectResult], list[MergeResult]]:
+    """Both phases for consecutive objects of the run (`first` is the index of the first)."""
+    t0 = time.perf_counter()
+    with staging_folder(summary.run_id) as staging:
+        tasks = plan_tasks(todo, settings, staging, key, first=first)
         if len(tasks) < settings.ingest.workers:  # few large objects: parallel within them
             inner = settings.ingest.workers // len(tasks)
             tasks = [dataclasses.replace(t, inner_workers=inner) for t in tasks]
         results: list[ObjectResult] = []
-        done_bytes = 0
         with _executor(settings.ingest.workers, len(tasks)) as pool:
             futures = [pool.submit(parse_task, t) for t in tasks]
             for f in as_completed(futures):
-                for r in f.result():
-                    results.append(r)
-                    done_bytes += r.obj.size
-                if on_progress:
-                    on_progress("parse", done_bytes, total_bytes)
+                task_results = f.result()
+                results.extend(task_results)
+                progress.parsed(sum(r.obj.size for r in task_results))
 
-            summary.parse_seconds = time.perf_counter() - started
+            t1 = time.perf_counter()
+            summary.parse_seconds += t1 - t0
             release_free_memory()  # the parse phase's caches, before the merge phase's peak
             hours = sorted({(TABLE_OF[r.source], *h) for r in results for h in r.hours})
-            # Rows already in a partition from an object of this run can only come from an
-            # interrupted earlier run (or a changed object): they are replaced, not deduped.
-            reprocessed = frozenset(o.key for _, o in todo)
             merges = [MergeTask(settings.lake.root, t, os.path.join(staging, t, f"{d}_{h:02d}"), d, h,
                                 reprocessed) for t, d, h in hours]
+            progress.plan_merges(len(merges))
             staged: dict[tuple[str, str, int], int] = defaultdict(int)
             for r in results:
                 for (d, h), n in r.staged.items():
@@ -525,12 +590,14 @@ def ingest(
             for m in merge_in_budget(merges, [staged[(m.table, m.dt, m.hour)] for m in merges],
                                      settings.ingest.workers, budget=settings.ingest.chunk_bytes * 3):
                 merged.append(m)
-                if on_progress:
-                    on_progress("merge", len(merged), len(merges))
-            summary.merge_seconds = time.perf_counter() - started - summary.parse_seconds
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+                progress.merged()
+            summary.merge_seconds += time.perf_counter() - t1
+    return results, merged
 
+
+def _record_wave(storage: Storage, entries: dict[str, ledger.Entry], results: list[ObjectResult],
+                 merged: list[MergeResult], run_id: str, summary: IngestSummary) -> None:
+    """Put a wave's objects in the ledger, once their partitions and quarantine are durable."""
     kept: dict[str, int] = defaultdict(int)
     dups: dict[str, int] = defaultdict(int)
     for m in merged:
@@ -554,12 +621,3 @@ def ingest(
         agg["objects"] += 1
     storage.make_durable([r.quarantine_key for r in results if r.quarantine_key])
     ledger.save(storage, entries)
-
-    summary.lines = sum(e.lines for e in summary.entries)
-    summary.rows = sum(e.rows for e in summary.entries)
-    summary.duplicates = sum(e.duplicates for e in summary.entries)
-    summary.quarantined = sum(e.quarantined for e in summary.entries)
-    summary.partitions = len(merged)
-    summary.bytes_in = total_bytes
-    summary.seconds = time.perf_counter() - started
-    return summary

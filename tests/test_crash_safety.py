@@ -77,8 +77,11 @@ def killed_runs(args: list[str], root, kills: int, rng: random.Random, seconds: 
 
 
 @pytest.mark.slow
-def test_sigkill_anywhere_then_rerun_gives_the_clean_result(tmp_path):
+def test_sigkill_anywhere_then_rerun_gives_the_clean_result(tmp_path, monkeypatch):
     clean, crashed = tmp_path / "clean", tmp_path / "crashed"
+    scratch = tmp_path / "tmp"  # the runs' TMPDIR, where ingest stages rows
+    scratch.mkdir()
+    monkeypatch.setitem(ENV, "TMPDIR", str(scratch))
     generate(Storage(str(clean)), GenerateOptions(start=DAY, days=1, visitors=1500, bots=6, seed=21))
     shutil.copytree(clean, crashed)
     settings = Settings(lake=Lake(root=str(clean)))
@@ -89,8 +92,10 @@ def test_sigkill_anywhere_then_rerun_gives_the_clean_result(tmp_path):
     seconds = seconds_to_finish(["ingest"], crashed, tmp_path / "timed-ingest")
     interrupted = killed_runs(["ingest"], crashed, kills=6, rng=rng, seconds=seconds)
     assert interrupted >= 3  # most runs really died mid-way
+    assert list(scratch.glob("footfall-ingest-*"))  # a killed run cannot remove its staging
     finished = cli(["ingest"], crashed)
     assert finished.returncode == 0, finished.stderr
+    assert not list(scratch.glob("footfall-ingest-*"))  # the next run removed what they left
     for name in ("silver/requests", "silver/events"):
         assert table(crashed, name).equals(table(clean, name))
 
