@@ -472,12 +472,16 @@ def pending_objects(storage: Storage, sources: tuple[str, ...]) -> list[tuple[st
 
 def plan_waves(todo: list[tuple[str, ObjectInfo]], wave_bytes: int) -> list[int]:
     """Where each wave of a run starts: consecutive objects of at most `wave_bytes` landing
-    bytes together (an object larger than that is a wave of its own)."""
-    starts, size = [0], 0
+    bytes together (an object larger than that is a wave of its own), in waves of about
+    even size (a small last wave would pay a wave's fixed costs for little input)."""
+    total = sum(o.size for _, o in todo)
+    even = total / max(1, -(-total // wave_bytes))
+    starts, done, size = [0], 0, 0
     for i, (_, o) in enumerate(todo):
-        if size and size + o.size > wave_bytes:
+        if size and (done >= len(starts) * even or size + o.size > wave_bytes):
             starts.append(i)
             size = 0
+        done += o.size
         size += o.size
     return starts
 

@@ -17,8 +17,8 @@ import pytest
 from pipelines import ledger
 from pipelines.config import Ingest, Lake, Rtl, Settings
 from pipelines.generate import RTL_SITE, STD_SITE, _user_agents
-from pipelines.ingest import ingest
-from pipelines.storage import Storage
+from pipelines.ingest import ingest, plan_waves
+from pipelines.storage import ObjectInfo, Storage
 from rtl_parser.fields import REALTIME_FIELDS_2020
 from tests.conftest import KEY
 
@@ -163,6 +163,17 @@ def test_a_backlog_ingested_in_waves_gives_the_same_lake_as_one_run(small_lake):
     assert {k: (e.lines, e.rows, e.duplicates, e.quarantined)
             for k, e in ledger.load(Storage(str(root))).items()} == counts
 
+
+
+def test_waves_are_as_few_as_the_limit_allows_and_of_even_size():
+    def objects(*sizes):
+        return [("rtl", ObjectInfo(key=f"k{i}", size=n, mtime_ns=0)) for i, n in enumerate(sizes)]
+
+    # 130 bytes under a 100-byte limit: two waves of 70 and 60, not 100 and 30.
+    assert plan_waves(objects(*[10] * 13), 100) == [0, 7]
+    assert plan_waves(objects(*[10] * 13), 130) == [0]
+    # An object over the limit is a wave of its own.
+    assert plan_waves(objects(10, 300, 10), 100) == [0, 1, 2]
 
 def test_an_interrupted_backlog_resumes_after_the_last_wave_it_finished(small_lake, monkeypatch):
     root, _ = small_lake
