@@ -63,13 +63,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+_PHASES = {"parse": "parsing landing objects", "merge": "writing hour partitions",
+           "wave": "waves recorded in the ledger"}
+
+
 def _progress_callback(progress: Progress) -> Callable[[str, int, int], None]:
     tasks: dict[str, int] = {}
 
     def update(phase: str, done: int, total: int) -> None:
+        if phase == "wave" and total == 1:  # a run of one wave: nothing to tell apart
+            return
         if phase not in tasks:
-            label = "parsing landing objects" if phase == "parse" else "writing hour partitions"
-            tasks[phase] = progress.add_task(label, total=total)
+            tasks[phase] = progress.add_task(_PHASES[phase], total=total)
         progress.update(tasks[phase], completed=done, total=total)
 
     return update

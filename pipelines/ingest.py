@@ -522,6 +522,7 @@ def ingest(
                                        progress, summary)
         partitions.update((TABLE_OF[r.source], *h) for r in results for h in r.hours)
         _record_wave(storage, entries, results, merged, run_id, summary)
+        progress.wave_recorded(len(starts))
 
     summary.lines = sum(e.lines for e in summary.entries)
     summary.rows = sum(e.rows for e in summary.entries)
@@ -535,13 +536,15 @@ def ingest(
 
 @dataclass
 class _Progress:
-    """Progress across the waves of a run: landing bytes parsed, hour partitions written."""
+    """Progress across the waves of a run, reported as (phase, done, total): "parse" in
+    landing bytes, "merge" in hour partitions, "wave" in waves recorded in the ledger."""
 
     report: Callable[[str, int, int], None] | None
     total_bytes: int
     parsed_bytes: int = 0
     merges_done: int = 0
     merges_planned: int = 0
+    waves_recorded: int = 0
 
     def parsed(self, size: int) -> None:
         self.parsed_bytes += size
@@ -555,6 +558,11 @@ class _Progress:
         self.merges_done += 1
         if self.report:
             self.report("merge", self.merges_done, self.merges_planned)
+
+    def wave_recorded(self, waves: int) -> None:
+        self.waves_recorded += 1
+        if self.report:
+            self.report("wave", self.waves_recorded, waves)
 
 
 def _ingest_wave(settings: Settings, key: bytes, todo: list[tuple[str, ObjectInfo]], first: int,

@@ -96,6 +96,21 @@ def test_a_day_materialises_through_dagster_with_every_check_passing(small_lake)
     assert instance.get_materialized_partitions(dg.AssetKey(["gold", "sessions"])) == {DAY}
 
 
+
+def test_a_backlog_ingested_in_waves_logs_each_wave_in_the_run(small_lake, monkeypatch):
+    root, _ = small_lake
+    landing = sum(p.stat().st_size for p in (root / "landing").rglob("*") if p.is_file())
+    monkeypatch.setenv("FOOTFALL_INGEST_WAVE_BYTES", str(landing // 8))
+    instance = dg.DagsterInstance.ephemeral()
+    run = build_defs(resources(root)).resolve_job_def("ingest_landing").execute_in_process(
+        instance=instance, partition_key=DAY)
+    assert run.success
+    said = [e.user_message for e in instance.all_logs(run.run_id) if "wave" in (e.user_message or "")]
+    requests = [m for m in said if m.startswith("requests: ")]
+    assert len(requests) >= 2 and requests[-1].startswith(f"requests: wave {len(requests)} of {len(requests)} ")
+    meta = run.asset_materializations_for_node("silver__requests")[0].metadata
+    assert meta["rows_written"].value == silver_count(root) > 0
+
 def test_pii_in_silver_fails_the_blocking_check_and_stops_gold(small_lake):
     root, _ = small_lake
     ingest(ingest_settings(root), KEY)

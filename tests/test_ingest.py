@@ -153,13 +153,18 @@ def test_a_backlog_ingested_in_waves_gives_the_same_lake_as_one_run(small_lake):
     wipe_outputs(root)
     # Waves of a fifth of the landing bytes: hours and redelivered records straddle waves.
     wave = one.bytes_in // 5
-    waved = ingest(Settings(lake=Lake(root=str(root)), ingest=Ingest(workers=2, wave_bytes=wave)), KEY)
+    reported: list[tuple[str, int, int]] = []
+    waved = ingest(Settings(lake=Lake(root=str(root)), ingest=Ingest(workers=2, wave_bytes=wave)), KEY,
+                   on_progress=lambda *event: reported.append(event))
     sizes = [p.stat().st_size for s in ("rtl", "standard") for p in (root / "landing" / s).rglob("*.gz")]
     assert sum(sizes) == one.bytes_in and max(sizes) < wave  # so at least five waves ran
     assert (waved.lines, waved.rows, waved.duplicates, waved.quarantined, waved.partitions) == \
         (one.lines, one.rows, one.duplicates, one.quarantined, one.partitions)
     assert waved.duplicates > 0
     assert lake_files(root) == whole
+    waves = [(done, total) for phase, done, total in reported if phase == "wave"]
+    assert waves == [(k, len(waves)) for k in range(1, len(waves) + 1)] and len(waves) >= 5
+    assert [e for e in reported if e[0] == "parse"][-1] == ("parse", one.bytes_in, one.bytes_in)
     assert {k: (e.lines, e.rows, e.duplicates, e.quarantined)
             for k, e in ledger.load(Storage(str(root))).items()} == counts
 

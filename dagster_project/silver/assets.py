@@ -46,7 +46,12 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
               description=description, metadata={"landing_sources": ", ".join(SOURCES[key])})
     def _silver(context: dg.AssetExecutionContext, footfall: FootfallResource,
                 hash_key: HashKeyResource) -> dg.MaterializeResult:
-        summary = ingest(footfall.settings(), hash_key.bytes(), sources=SOURCES[key])
+        def log_waves(phase: str, done: int, total: int) -> None:
+            if phase == "wave" and total > 1:  # a long backlog: say how far it has got
+                context.log.info(f"{table}: wave {done} of {total} ingested and in the ledger")
+
+        summary = ingest(footfall.settings(), hash_key.bytes(), sources=SOURCES[key],
+                         on_progress=log_waves)
         written = objects_per_day(summary)
         window = run_window(context)
         for day in sorted(d for d in written if not window.start <= d <= window.end):
