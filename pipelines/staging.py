@@ -1,8 +1,8 @@
 """Local staging folders of ingest runs, and the ones that killed runs left behind.
 
 A run removes its folder when it ends, but a run that is killed (SIGKILL, out of memory, a
-container restart) cannot; its folder holds up to a wave's rows. Each folder records the
-host and process that own it, so the next run on the same host removes the folders of
+container restart) cannot; its folder holds up to a wave's rows. Each folder's name says
+which host and process own it, so the next run on the same host removes the folders of
 processes that are gone (a folder of another host, say another container sharing the
 directory, is never judged by process ids that are not its own).
 """
@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PREFIX = "footfall-ingest-"
-OWNER = "owner"  # "<host> <pid>"
 
 
 def _alive(pid: int) -> bool:
@@ -31,29 +30,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _owner() -> str:
-    return f"{socket.gethostname()} {os.getpid()}"
-
-
 def remove_abandoned() -> None:
     """Remove this host's staging folders whose owning process no longer exists."""
-    for folder in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
-        try:
-            host, pid = (folder / OWNER).read_text().split()
-            dead = host == socket.gethostname() and not _alive(int(pid))
-        except (OSError, ValueError):  # not ours to judge, or its owner is still creating it
-            continue
-        if dead:
+    here = socket.gethostname()
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*@*@*"):
+        pid, host, _ = folder.name[len(PREFIX):].split("@", 2)
+        if host == here and pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
 def staging_folder(run_id: str) -> Iterator[str]:
-    """A fresh folder under the system's temporary directory (`TMPDIR`), removed on exit."""
+    """A fresh folder under the system's temporary directory (`TMPDIR`), removed on exit.
+    Its name carries the owner (`footfall-ingest-<pid>@<host>@<run>-…`), so a folder that
+    a kill left half-created or half-removed is still recognised."""
     remove_abandoned()
-    folder = tempfile.mkdtemp(prefix=f"{PREFIX}{run_id}-")
+    folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}@{socket.gethostname()}@{run_id}-")
     try:
-        Path(folder, OWNER).write_text(_owner())
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)

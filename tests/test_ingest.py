@@ -7,6 +7,10 @@ import gzip
 import hashlib
 import os
 import re
+import socket
+import subprocess
+import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -172,27 +176,20 @@ def test_a_backlog_ingested_in_waves_gives_the_same_lake_as_one_run(small_lake):
 
 
 def test_a_run_removes_only_the_staging_that_dead_runs_of_this_host_left(small_lake, monkeypatch, tmp_path):
-    import socket
-    import subprocess
-    import sys
-    import tempfile
-
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    owners = {"dead-here": f"{socket.gethostname()} {gone}", "alive-here": f"{socket.gethostname()} {os.getpid()}",
-              "dead-elsewhere": f"another-host {gone}", "no-owner": None}
-    for name, owner in owners.items():
-        folder = scratch / f"footfall-ingest-{name}"
-        (folder / "requests").mkdir(parents=True)
-        if owner:
-            (folder / "owner").write_text(owner)
+    here = socket.gethostname()
+    folders = [f"{gone}@{here}@dead-run-x1", f"{os.getpid()}@{here}@alive-run-x2",
+               f"{gone}@another-host@dead-elsewhere-x3", "older-version-x4"]
+    for name in folders:
+        (scratch / f"footfall-ingest-{name}" / "requests").mkdir(parents=True)
     root, _ = small_lake
     assert ingest(settings(root), KEY).rows > 0
-    assert sorted(p.name for p in scratch.iterdir()) == [
-        "footfall-ingest-alive-here", "footfall-ingest-dead-elsewhere", "footfall-ingest-no-owner"]
+    assert sorted(p.name for p in scratch.iterdir()) == sorted(f"footfall-ingest-{n}" for n in folders[1:])
+
 
 def test_waves_are_as_few_as_the_limit_allows_and_of_even_size():
     def objects(*sizes):
