@@ -35,9 +35,20 @@ def silver(root: Path) -> pl.DataFrame:
     return pl.read_parquet(str(root / "silver/requests/*/*/*.parquet"), hive_partitioning=False)
 
 
-def digests(root: Path) -> dict[str, str]:
+OUTPUTS = ("silver", "quarantine")  # the files a rebuild must reproduce byte for byte
+
+
+def digests(root: Path, folders: tuple[str, ...] = ("silver",)) -> dict[str, str]:
+    """Digest of every Parquet file under `folders` (what a rebuild must reproduce)."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((root / "silver").rglob("*.parquet"))}
+            for sub in folders for p in sorted((root / sub).rglob("*.parquet"))}
+
+
+def wipe_outputs(root: Path) -> None:
+    """Remove everything ingest wrote, keeping landing."""
+    for sub in ("silver", "state", "quarantine"):
+        for p in sorted((root / sub).rglob("*"), reverse=True):
+            p.unlink() if p.is_file() else p.rmdir()
 
 
 def landing_lines(root: Path, sources=("rtl", "standard")) -> int:
@@ -85,9 +96,7 @@ def test_ingesting_twice_changes_nothing_and_a_rebuild_is_identical(small_lake):
     again = ingest(settings(root), KEY)
     assert again.objects == 0 and digests(root) == first
     # From scratch, with other parallelism: the same bytes.
-    for sub in ("silver", "state", "quarantine"):
-        for p in sorted((root / sub).rglob("*"), reverse=True):
-            p.unlink() if p.is_file() else p.rmdir()
+    wipe_outputs(root)
     ingest(settings(root, workers=2), KEY)
     assert digests(root) == first
 
@@ -137,22 +146,10 @@ def test_a_run_interrupted_after_writing_partitions_finishes_exactly(small_lake,
 
 
 
-def lake_files(root: Path) -> dict[str, str]:
-    """Digest of every silver and quarantine file (what a rebuild must reproduce)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for sub in ("silver", "quarantine") for p in sorted((root / sub).rglob("*.parquet"))}
-
-
-def wipe_outputs(root: Path) -> None:
-    for sub in ("silver", "state", "quarantine"):
-        for p in sorted((root / sub).rglob("*"), reverse=True):
-            p.unlink() if p.is_file() else p.rmdir()
-
-
 def test_a_backlog_ingested_in_waves_gives_the_same_lake_as_one_run(small_lake):
     root, _ = small_lake
     one = ingest(settings(root, workers=2), KEY)
-    whole = lake_files(root)
+    whole = digests(root, OUTPUTS)
     counts = {k: (e.lines, e.rows, e.duplicates, e.quarantined) for k, e in ledger.load(Storage(str(root))).items()}
     wipe_outputs(root)
     # Waves of a fifth of the landing bytes: hours and redelivered records straddle waves.
@@ -165,7 +162,7 @@ def test_a_backlog_ingested_in_waves_gives_the_same_lake_as_one_run(small_lake):
     assert (waved.lines, waved.rows, waved.duplicates, waved.quarantined, waved.partitions) == \
         (one.lines, one.rows, one.duplicates, one.quarantined, one.partitions)
     assert waved.duplicates > 0
-    assert lake_files(root) == whole
+    assert digests(root, OUTPUTS) == whole
     waves = [(done, total) for phase, done, total in reported if phase == "wave"]
     assert waves == [(k, len(waves)) for k in range(1, len(waves) + 1)] and len(waves) >= 5
     assert [e for e in reported if e[0] == "parse"][-1] == ("parse", one.bytes_in, one.bytes_in)
@@ -204,7 +201,7 @@ def test_waves_are_as_few_as_the_limit_allows_and_of_even_size():
 def test_an_interrupted_backlog_resumes_after_the_last_wave_it_finished(small_lake, monkeypatch):
     root, _ = small_lake
     ingest(settings(root), KEY)
-    clean = lake_files(root)
+    clean = digests(root, OUTPUTS)
     total = sum(e.size for e in ledger.load(Storage(str(root))).values())
     wipe_outputs(root)
     waves = Settings(lake=Lake(root=str(root)), ingest=Ingest(wave_bytes=total // 4))
@@ -225,7 +222,7 @@ def test_an_interrupted_backlog_resumes_after_the_last_wave_it_finished(small_la
     assert len(done) == saves[1] > saves[0] > 0  # two waves' objects are on record
     summary = ingest(waves, KEY)
     assert summary.objects == len(ledger.load(Storage(str(root)))) - len(done)
-    assert lake_files(root) == clean
+    assert digests(root, OUTPUTS) == clean
 
 
 IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
