@@ -14,13 +14,18 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipelines.config import ConfigError, Settings, load_settings
 from pipelines.hashing import MissingKeyError, demo_key, load_key
+
+if TYPE_CHECKING:
+    from pipelines.storage import Storage
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -34,6 +39,44 @@ class UserError(Exception):
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, lake=args.lake)
+
+
+def _lake(settings: Settings) -> Storage:
+    """The lake a command reads. A missing directory or bucket is a typo in --lake or
+    lake.root, not an empty lake: said so, before anything is written there."""
+    from pipelines.storage import Storage
+
+    storage = Storage(settings.lake.root)
+    if not storage.root_exists():
+        what = "bucket" if storage.is_s3 else "directory"
+        raise UserError(f"no lake at {settings.lake.root}: the {what} does not exist; "
+                        "check --lake or lake.root in footfall.toml")
+    return storage
+
+
+# What to check when S3 fails, by the AWS error code in the message.
+_AWS_HINTS = {
+    "NO_SUCH_BUCKET": "check the bucket in --lake or lake.root",
+    "ACCESS_DENIED": "check the AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID or the instance "
+                     "role) and that they may read and write the lake's bucket",
+    "NETWORK_CONNECTION": "check the network, AWS_REGION and AWS_ENDPOINT_URL",
+}
+
+
+def environment_error(err: BaseException) -> str | None:
+    """One line for a failure of what surrounds Footfall (the lake's storage, the network,
+    AWS credentials), with what to check; None for anything else, which is a bug."""
+    text = " ".join(str(err).split("(Request ID:")[0].split())
+    if type(err).__module__.split(".")[0] in ("botocore", "boto3", "awswrangler"):
+        return f"AWS: {text}; check the AWS credentials, AWS_REGION and the names in footfall.toml"
+    if not isinstance(err, OSError):
+        return None
+    hint = next((h for code, h in _AWS_HINTS.items() if code in text), None)
+    if hint:
+        return f"{text}; {hint}"
+    if err.filename:
+        return f"{err.strerror or text}: {err.filename}; check that path, its free space and its owner"
+    return f"{text}; check lake.root, the AWS credentials and the network"
 
 
 def _date(text: str) -> date:
@@ -82,12 +125,18 @@ def _progress_callback(progress: Progress) -> Callable[[str, int, int], None]:
 
 def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...]) -> int:
     from pipelines.ingest import ingest
+    from pipelines.storage import Storage
 
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         summary = ingest(settings, key, sources=sources, on_progress=_progress_callback(progress))
     if not summary.objects:
-        out.print("nothing new in landing: every object is already in the ledger")
+        if summary.landed:
+            out.print(f"nothing new in landing: all {summary.landed:,} objects are already in the ledger")
+        else:
+            kinds = ", ".join(sources[:-1]) + " or " * (len(sources) > 1) + sources[-1]
+            out.print(f"landing is empty: no {kinds} objects under "
+                      f"{Storage(settings.lake.root).uri('landing/')} (footfall generate writes demo data)")
         return 0
     table = Table(title=f"ingest {summary.run_id}")
     for col in ("source", "objects", "lines", "rows", "duplicates", "quarantined"):
@@ -110,6 +159,7 @@ def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...]) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     key = load_key(settings.identity.hash_key_env)
+    _lake(settings)
     return run_ingest(settings, key, tuple(args.sources))
 
 
@@ -181,8 +231,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if unknown:
         raise UserError(f"unknown model(s) {', '.join(unknown)}; models: {', '.join(MARTS)}")
     from pipelines.catalog import rebuild
-    from pipelines.storage import Storage
 
+    storage = _lake(settings)
     if settings.engine == "athena":
         from pipelines.athena import build_on_athena
 
@@ -196,7 +246,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     with console.status(f"building {', '.join(models)} for {args.date} .. {through}"):
         report = build(settings, Window(args.date, through), models)
         # The DuckDB catalog is for a local lake; on S3, query through Athena (footfall athena-ddl).
-        views = [] if settings.lake.root.startswith("s3://") else rebuild(Storage(settings.lake.root))
+        views = [] if storage.is_s3 else rebuild(storage)
     table = Table(title="gold partitions written")
     table.add_column("model")
     table.add_column("day")
@@ -206,7 +256,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             table.add_row(name, day, f"{rows:,}")
     out.print(table)
     if views:
-        out.print(f"catalog: {Storage(settings.lake.root).full('catalog.duckdb')} "
+        out.print(f"catalog: {storage.full('catalog.duckdb')} "
                   f"({len(views)} views: {', '.join(views)})")
     return 0
 
@@ -215,10 +265,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
     from pipelines.catalog import connect
-    from pipelines.storage import Storage
 
-    settings = _settings(args)
-    con = connect(Storage(settings.lake.root))
+    con = connect(_lake(_settings(args)))
     try:
         result = con.sql(args.sql)
     except duckdb.Error as err:
@@ -243,10 +291,9 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_online(args: argparse.Namespace) -> int:
     from pipelines.catalog import connect
     from pipelines.journey import latest_presence
-    from pipelines.storage import Storage
 
     try:
-        snapshots, routes = latest_presence(connect(Storage(_settings(args).lake.root)), args.top)
+        snapshots, routes = latest_presence(connect(_lake(_settings(args))), args.top)
     except LookupError as err:
         raise UserError(str(err)) from None
     for snap in snapshots.iter_rows(named=True):
@@ -260,12 +307,11 @@ def cmd_online(args: argparse.Namespace) -> int:
 def cmd_journey(args: argparse.Namespace) -> int:
     from pipelines.catalog import connect
     from pipelines.journey import journey
-    from pipelines.storage import Storage
 
     if not (args.session or args.visitor):
         raise UserError("give --session ID or --visitor ID")
     try:
-        steps = journey(connect(Storage(_settings(args).lake.root)), session_id=args.session,
+        steps = journey(connect(_lake(_settings(args))), session_id=args.session,
                         visitor_id=args.visitor)
     except LookupError as err:
         raise UserError(str(err)) from None
@@ -281,7 +327,6 @@ def cmd_journey(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.delivery import deliver
     from pipelines.report import write_report
-    from pipelines.storage import Storage
 
     settings = _settings(args)
     if args.site:
@@ -291,7 +336,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UserError(f"--through {through} is before --date {args.date}")
     from pipelines.models import Window
 
-    storage = Storage(settings.lake.root)
+    storage = _lake(settings)
     for day in Window(args.date, through).days():
         written = write_report(settings, day)
         html = next(k for k in written.keys if k.endswith(".html"))
@@ -309,14 +354,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from pipelines.export import export
     from pipelines.models import MARTS, Window
-    from pipelines.storage import Storage
 
     if args.table not in MARTS:
         raise UserError(f"unknown table {args.table!r}; tables: {', '.join(MARTS)}")
     through = args.through or args.date
     if through < args.date:
         raise UserError(f"--through {through} is before --date {args.date}")
-    storage = Storage(_settings(args).lake.root)
+    storage = _lake(_settings(args))
     window = Window(args.date, through)
     if args.out in (None, "-"):
         rows = export(storage, args.table, window, sys.stdout.buffer)
@@ -349,6 +393,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
         raise UserError("give --visitor RAW_ID (the first-party id) or --visitor-id HASH, not both")
     settings = _settings(args)
     key = load_key(settings.identity.hash_key_env)
+    _lake(settings)
     with console.status("erasing"):
         result = erase(settings, key, raw_id=args.visitor, visitor_id=args.visitor_id, dry_run=args.dry_run)
     removed = ", ".join(f"{n:,} {t}" for t, n in result.rows_removed.items())
@@ -385,6 +430,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
     from pipelines.retention import ZONES, apply_retention
 
     settings = _settings(args)
+    _lake(settings)
     result = apply_retention(settings, dry_run=args.dry_run)
     counts = result.counts()
     table = Table(title="retention" + (" (dry run: nothing deleted)" if args.dry_run else ""))
@@ -483,14 +529,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ConfigError, MissingKeyError, UserError) as err:
-        console.print(f"[red]error[/]: {err}")
+        console.print(f"[red]error[/]: {escape(str(err))}")
         return 2
     except PermissionError as err:
-        console.print(f"[red]error[/]: no permission for {err.filename}: check the lake path and its owner")
+        console.print(f"[red]error[/]: no permission for {escape(str(err.filename))}: check the lake path and its owner")
         return 2
     except KeyboardInterrupt:
         console.print("interrupted: the lake is unchanged where the run did not finish; run again to complete")
         return 130
+    except Exception as err:
+        message = environment_error(err)
+        if message is None or os.environ.get("FOOTFALL_DEBUG"):
+            raise
+        console.print(f"[red]error[/]: {escape(message)} (FOOTFALL_DEBUG=1 shows the traceback)")
+        return 1
 
 
 if __name__ == "__main__":

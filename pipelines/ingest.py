@@ -88,7 +88,8 @@ class ObjectResult:
 @dataclass
 class IngestSummary:
     run_id: str
-    objects: int = 0
+    objects: int = 0  # new or changed landing objects, ingested by this run
+    landed: int = 0  # landing objects of the run's sources, ingested before or now
     lines: int = 0
     rows: int = 0
     duplicates: int = 0
@@ -465,9 +466,17 @@ def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: 
     return sorted(tasks, key=lambda t: -sum(o.size for _, o in t.objects))
 
 
+def landing_objects(storage: Storage, sources: tuple[str, ...]) -> list[tuple[str, ObjectInfo]]:
+    return [(s, o) for s in sources for o in discover(storage, s)]
+
+
+def new_or_changed(landed: list[tuple[str, ObjectInfo]],
+                   seen: dict[str, ledger.Entry]) -> list[tuple[str, ObjectInfo]]:
+    return [(s, o) for s, o in landed if ledger.is_new_or_changed(o, seen)]
+
+
 def pending_objects(storage: Storage, sources: tuple[str, ...]) -> list[tuple[str, ObjectInfo]]:
-    seen = ledger.load(storage)
-    return [(s, o) for s in sources for o in discover(storage, s) if ledger.is_new_or_changed(o, seen)]
+    return new_or_changed(landing_objects(storage, sources), ledger.load(storage))
 
 
 def plan_waves(todo: list[tuple[str, ObjectInfo]], wave_bytes: int) -> list[int]:
@@ -504,8 +513,9 @@ def ingest(
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     storage = Storage(settings.lake.root)
     entries = ledger.load(storage)
-    todo = pending_objects(storage, sources)
-    summary = IngestSummary(run_id=run_id, objects=len(todo))
+    landed = landing_objects(storage, sources)
+    todo = new_or_changed(landed, entries)
+    summary = IngestSummary(run_id=run_id, objects=len(todo), landed=len(landed))
     if not todo:
         summary.seconds = time.perf_counter() - started
         return summary

@@ -82,6 +82,12 @@ class Storage:
             out.append(ObjectInfo(key, info.size or 0, info.mtime_ns or 0))
         return sorted(out, key=lambda o: o.key)
 
+    def root_exists(self) -> bool:
+        """Whether the lake's directory, or on S3 its bucket, exists (a prefix inside a
+        bucket exists as soon as an object is written below it)."""
+        where = self.base.split("/", 1)[0] if self.is_s3 else self.base
+        return self.fs.get_file_info(where).type == pafs.FileType.Directory
+
     def exists(self, key: str) -> bool:
         return self.fs.get_file_info(self.full(key)).type == pafs.FileType.File
 

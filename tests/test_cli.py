@@ -8,6 +8,9 @@ import sys
 
 import polars as pl
 
+from pipelines import ledger
+from pipelines.storage import Storage
+
 
 def run(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k != "FOOTFALL_HASH_KEY"}
@@ -27,7 +30,8 @@ def test_generate_then_ingest_then_nothing_new(tmp_path):
     rows = pl.read_parquet(f"{lake}/silver/requests/*/*/*.parquet", hive_partitioning=False)
     assert rows.height > 1000 and rows["dt"].cast(pl.String).unique().to_list() == ["2026-11-01"]
     second = run("ingest", "--lake", lake, env=key)
-    assert second.returncode == 0 and "nothing new" in second.stdout
+    landed = sum(1 for p in (tmp_path / "lake/landing").rglob("*") if p.is_file())
+    assert second.returncode == 0 and f"nothing new in landing: all {landed:,} objects" in second.stdout
     built = run("build", "--lake", lake, "--date", "2026-11-01")
     assert built.returncode == 0, built.stderr
     views = pl.read_parquet(f"{lake}/gold/page_views/dt=2026-11-01/data.parquet")
@@ -59,6 +63,51 @@ def test_missing_hash_key_is_a_one_line_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "FOOTFALL_HASH_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_lake_that_is_not_there_is_named_and_left_uncreated(tmp_path):
+    """A typo in --lake is an error naming the path, not an empty lake: no command reports
+    "nothing new" or writes empty gold and a no-data report into a new folder."""
+    typo = tmp_path / "lkae"
+    key = {"FOOTFALL_HASH_KEY": "k" * 32}
+    for command in (["ingest"], ["build", "--date", "2026-11-01"], ["report", "--date", "2026-11-01"],
+                    ["query", "select 1"], ["export", "sessions", "--date", "2026-11-01"], ["online"]):
+        result = run(*command, "--lake", str(typo), env=key)
+        assert result.returncode == 2, command
+        assert result.stderr == f"error: no lake at {typo}: the directory does not exist; " \
+                                "check --lake or lake.root in footfall.toml\n"
+    assert not typo.exists()
+
+
+def test_an_empty_landing_zone_is_told_apart_from_nothing_new(tmp_path):
+    (tmp_path / "lake").mkdir()
+    result = run("ingest", "--lake", str(tmp_path / "lake"), "--sources", "rtl", "standard",
+                 env={"FOOTFALL_HASH_KEY": "k" * 32})
+    assert result.returncode == 0
+    assert f"landing is empty: no rtl or standard objects under {tmp_path / 'lake'}/landing/" in result.stdout
+
+
+def test_a_storage_failure_is_one_line_and_loses_nothing(tmp_path):
+    """A lake folder in the way of a partition (as a full or read-only disk would be) stops
+    the run with the path and what to check; once fixed, the rerun ingests every object."""
+    lake = tmp_path / "lake"
+    assert run("generate", "--lake", str(lake), "--days", "1", "--visitors", "40",
+               "--start", "2026-11-01").returncode == 0
+    (lake / "silver").write_text("not a folder")
+    key = {"FOOTFALL_HASH_KEY": "k" * 32}
+    failed = run("ingest", "--lake", str(lake), env=key)
+    message = failed.stderr.strip()  # (after the progress bar's blank line)
+    assert failed.returncode == 1 and "\n" not in message and "Traceback" not in message
+    assert message.startswith(f"error: Not a directory: {lake}/silver/")
+    assert "FOOTFALL_DEBUG=1" in failed.stderr
+    debug = run("ingest", "--lake", str(lake), env={**key, "FOOTFALL_DEBUG": "1"})
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "NotADirectoryError" in debug.stderr
+    (lake / "silver").unlink()
+    fixed = run("ingest", "--lake", str(lake), env=key)
+    landed = sum(1 for p in (lake / "landing").rglob("*") if p.is_file())
+    assert fixed.returncode == 0 and "every object reconciles" in fixed.stdout
+    entries = ledger.load(Storage(str(lake)))
+    assert len(entries) == landed and all(e.reconciles for e in entries.values())
 
 
 def test_bad_config_and_bad_date_are_reported_plainly(tmp_path):

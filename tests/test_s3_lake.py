@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -15,7 +18,7 @@ from pipelines.config import Ingest, Lake, Settings
 from pipelines.ingest import ingest
 from pipelines.storage import Storage
 from tests.conftest import KEY
-from tests.s3server import apply_env, moto_server
+from tests.s3server import apply_env, aws_env, moto_server
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +121,31 @@ def test_spilled_quarantine_is_published_to_s3_whole_and_in_line_order(s3_url, m
     rows = pl.read_parquet(io.BytesIO(s3.get_object(Bucket="footfall-spill", Key=keys[0])["Body"].read()))
     assert rows["line_no"].to_list() == sorted(junk)
     assert rows["raw"].to_list() == [junk[n] for n in sorted(junk)]
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True,
+                          env={**clean, **env, "FOOTFALL_HASH_KEY": "k" * 32,
+                               "AWS_EC2_METADATA_DISABLED": "true"}, timeout=300)
+
+
+def test_a_missing_bucket_or_an_unreachable_s3_is_one_line_saying_what_to_check(s3_url, monkeypatch):
+    apply_env(monkeypatch, s3_url)
+    missing = _cli("ingest", "--lake", "s3://no-such-footfall-bucket/lake", env=aws_env(s3_url))
+    assert missing.returncode == 2 and missing.stderr == (
+        "error: no lake at s3://no-such-footfall-bucket/lake: the bucket does not exist; "
+        "check --lake or lake.root in footfall.toml\n")
+    s3 = boto3.client("s3", endpoint_url=s3_url)
+    s3.create_bucket(Bucket="footfall-empty")
+    empty = _cli("ingest", "--lake", "s3://footfall-empty/lake", env=aws_env(s3_url))
+    assert empty.returncode == 0
+    assert "landing is empty: no rtl, standard or beacon objects under s3://footfall-empty/lake/landing/" in empty.stdout
+    # Nothing listens on the port the server had before it: a network failure, not a bug.
+    with moto_server() as gone:
+        pass
+    offline = _cli("build", "--lake", "s3://footfall-empty/lake", "--date", "2026-11-01", env=aws_env(gone))
+    message = offline.stderr.strip()
+    assert offline.returncode == 1 and "\n" not in message and "Traceback" not in message
+    assert "bucket 'footfall-empty'" in message and "NETWORK_CONNECTION" in message
+    assert "check the network, AWS_REGION and AWS_ENDPOINT_URL" in message
