@@ -326,7 +326,7 @@ def cmd_journey(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.delivery import deliver
-    from pipelines.report import write_report
+    from pipelines.report import readiness, write_report
 
     settings = _settings(args)
     if args.site:
@@ -337,7 +337,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.models import Window
 
     storage = _lake(settings)
-    for day in Window(args.date, through).days():
+    days = Window(args.date, through).days()
+    problems = [p for day in days if (p := readiness(storage, day, settings.report.site))]
+    if problems:  # said before any day's report is written
+        raise UserError(problems[0])
+    for day in days:
         written = write_report(settings, day)
         html = next(k for k in written.keys if k.endswith(".html"))
         state = "no data" if written.report.empty else f"{len(written.report.sites)} site(s)"

@@ -172,6 +172,23 @@ def _quality(storage: Storage, day: date) -> dict:
     }
 
 
+def readiness(storage: Storage, day: date, site: str = "") -> str | None:
+    """Why the day's report would mislead, or None when it can be written: gold not built
+    although silver has the day's data (the page would say "no data"), or a site that the
+    day's gold does not know."""
+    built = gold_partition(storage, "daily_site_metrics", day)
+    if not built:
+        if any(storage.list(f"silver/{table}/dt={day.isoformat()}/") for table in ("requests", "events")):
+            return (f"gold for {day} is not built yet, though silver has that day's data: "
+                    f"run `footfall build --date {day}` first")
+        return None
+    if site:
+        sites = sorted(set(Gold(storage).frame("daily_site_metrics", [day])["site"].to_list()))
+        if sites and site not in sites:
+            return f"no site {site!r} on {day}; sites that day: {', '.join(sites)}"
+    return None
+
+
 def gather(settings: Settings, day: date) -> DailyReport:
     storage = Storage(settings.lake.root)
     gold = Gold(storage)

@@ -111,6 +111,18 @@ def test_a_backlog_ingested_in_waves_logs_each_wave_in_the_run(small_lake, monke
     meta = run.asset_materializations_for_node("silver__requests")[0].metadata
     assert meta["rows_written"].value == silver_count(root) > 0
 
+def test_the_report_of_a_day_whose_gold_is_not_built_fails_instead_of_saying_no_data(small_lake):
+    root, _ = small_lake
+    ingest(ingest_settings(root), KEY)
+    job = build_defs(resources(root)).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(partition_key=DAY, raise_on_error=False,
+                                    asset_selection=[dg.AssetKey(["reports", "daily_report"])])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    assert f"gold for {DAY} is not built yet, though silver has that day's data" in failure.message
+    assert not (root / "reports").exists()
+
+
 def test_pii_in_silver_fails_the_blocking_check_and_stops_gold(small_lake):
     root, _ = small_lake
     ingest(ingest_settings(root), KEY)

@@ -8,7 +8,7 @@ from dagster_project.partitions import DAILY, day_mapping, run_window
 from dagster_project.resources import FootfallResource
 from pipelines.delivery import deliver
 from pipelines.models import MARTS
-from pipelines.report import render_markdown, write_report
+from pipelines.report import readiness, render_markdown, write_report
 
 
 @dg.asset(
@@ -26,7 +26,11 @@ from pipelines.report import render_markdown, write_report
 def daily_report(context: dg.AssetExecutionContext, footfall: FootfallResource) -> dg.MaterializeResult:
     settings = footfall.settings()
     storage = footfall.storage()
-    written = [write_report(settings, day) for day in run_window(context).days()]
+    days = run_window(context).days()
+    problems = [p for day in days if (p := readiness(storage, day, settings.report.site))]
+    if problems:  # a "no data" page for a day that has data would mislead its readers
+        raise dg.Failure(problems[0])
+    written = [write_report(settings, day) for day in days]
     deliveries = [deliver(settings, w) for w in written]
     last = written[-1]
     return dg.MaterializeResult(metadata={
