@@ -338,9 +338,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     storage = _lake(settings)
     days = Window(args.date, through).days()
-    problems = [p for day in days if (p := readiness(storage, day, settings.report.site))]
-    if problems:  # said before any day's report is written
-        raise UserError(problems[0])
+    problem = readiness(storage, days, settings.report.site)
+    if problem:  # said before any day's report is written
+        raise UserError(problem)
     for day in days:
         written = write_report(settings, day)
         html = next(k for k in written.keys if k.endswith(".html"))
@@ -357,7 +357,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from pipelines.export import export
-    from pipelines.models import MARTS, Window
+    from pipelines.models import MARTS, Window, not_built_message, unbuilt_days
 
     if args.table not in MARTS:
         raise UserError(f"unknown table {args.table!r}; tables: {', '.join(MARTS)}")
@@ -366,6 +366,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UserError(f"--through {through} is before --date {args.date}")
     storage = _lake(_settings(args))
     window = Window(args.date, through)
+    unbuilt = unbuilt_days(storage, args.table, window.days())
+    if unbuilt:
+        raise UserError(not_built_message(args.table, unbuilt))
     if args.out in (None, "-"):
         rows = export(storage, args.table, window, sys.stdout.buffer)
     else:

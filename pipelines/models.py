@@ -183,6 +183,20 @@ def gold_partition(storage: Storage, table: str, day: date) -> list[str]:
                   if o.key.endswith(".parquet") and not o.key.rsplit("/", 1)[-1].startswith("."))
 
 
+def unbuilt_days(storage: Storage, table: str, days: list[date]) -> list[date]:
+    """Days with silver data but no gold partition of `table`: read as gold, they would
+    look like days without traffic."""
+    return [d for d in days if not gold_partition(storage, table, d)
+            and any(storage.list(f"silver/{t}/dt={d.isoformat()}/") for t in SILVER)]
+
+
+def not_built_message(table: str, days: list[date]) -> str:
+    span = f"--date {days[0]}" + (f" --through {days[-1]}" if len(days) > 1 else "")
+    one = len(days) == 1
+    return (f"gold {table} for {', '.join(map(str, days))} {'is' if one else 'are'} not built yet, though "
+            f"silver has data for {'that day' if one else 'those days'}: run `footfall build {span}` first")
+
+
 def arrow_dataset(storage: Storage, uris: list[str]) -> pyarrow.dataset.Dataset:
     """Parquet objects of the lake as one Arrow dataset (scanned lazily, filters pushed down)."""
     import pyarrow.dataset as ds  # only for an S3 lake: importing it imports pandas (~1 s)

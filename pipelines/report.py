@@ -20,7 +20,7 @@ from pipelines.charts import bars, polyline
 from pipelines.config import Settings
 from pipelines.export import safe_csv
 from pipelines.landing import landing_hour
-from pipelines.models import arrow_dataset, gold_partition
+from pipelines.models import arrow_dataset, gold_partition, not_built_message, unbuilt_days
 from pipelines.storage import ObjectInfo, Storage
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -172,20 +172,18 @@ def _quality(storage: Storage, day: date) -> dict:
     }
 
 
-def readiness(storage: Storage, day: date, site: str = "") -> str | None:
-    """Why the day's report would mislead, or None when it can be written: gold not built
-    although silver has the day's data (the page would say "no data"), or a site that the
-    day's gold does not know."""
-    built = gold_partition(storage, "daily_site_metrics", day)
-    if not built:
-        if any(storage.list(f"silver/{table}/dt={day.isoformat()}/") for table in ("requests", "events")):
-            return (f"gold for {day} is not built yet, though silver has that day's data: "
-                    f"run `footfall build --date {day}` first")
-        return None
-    if site:
-        sites = sorted(set(Gold(storage).frame("daily_site_metrics", [day])["site"].to_list()))
-        if sites and site not in sites:
-            return f"no site {site!r} on {day}; sites that day: {', '.join(sites)}"
+def readiness(storage: Storage, days: list[date], site: str = "") -> str | None:
+    """Why the days' reports would mislead, or None when they can be written: gold not built
+    although silver has data (the page would say "no data"), or a site that a day's gold
+    does not know."""
+    unbuilt = unbuilt_days(storage, "daily_site_metrics", days)
+    if unbuilt:
+        return not_built_message("daily_site_metrics", unbuilt)
+    for day in days if site else []:
+        sites = Gold(storage).frame("daily_site_metrics", [day])
+        known = sorted(set(sites["site"].to_list())) if sites.height else []
+        if known and site not in known:
+            return f"no site {site!r} on {day}; sites that day: {', '.join(known)}"
     return None
 
 

@@ -119,7 +119,7 @@ def test_the_report_of_a_day_whose_gold_is_not_built_fails_instead_of_saying_no_
                                     asset_selection=[dg.AssetKey(["reports", "daily_report"])])
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
-    assert f"gold for {DAY} is not built yet, though silver has that day's data" in failure.message
+    assert f"gold daily_site_metrics for {DAY} is not built yet, though silver has data" in failure.message
     assert not (root / "reports").exists()
 
 

@@ -148,21 +148,26 @@ def test_a_day_without_data_renders_a_no_data_page(tmp_path, capsys):
         page.screenshot(path=str(OUT / "no_data.png"))
 
 
-def test_a_report_that_would_mislead_is_refused_before_anything_is_written(tmp_path, capsys):
+def test_a_report_or_export_that_would_mislead_is_refused_before_anything_is_written(tmp_path, capsys):
     """A day with silver but no gold is not a "no data" day, and a site the day does not know
     is a typo: each is one line saying what to do, and no report file is written."""
     at = datetime(2026, 11, 2, 10, tzinfo=UTC)
     write_silver(tmp_path, [pv("a", at), pv("b", at + timedelta(minutes=5), visitor="v2")])
     assert main(["report", "--lake", str(tmp_path), "--date", "2026-11-01", "--through", "2026-11-02"]) == 2
-    assert capsys.readouterr().err == ("error: gold for 2026-11-02 is not built yet, though silver has that "
-                                       "day's data: run `footfall build --date 2026-11-02` first\n")
+    assert capsys.readouterr().err == ("error: gold daily_site_metrics for 2026-11-02 is not built yet, though "
+                                       "silver has data for that day: run `footfall build --date 2026-11-02` "
+                                       "first\n")
     assert not (tmp_path / "reports").exists()
+    assert main(["export", "sessions", "--lake", str(tmp_path), "--date", "2026-11-02"]) == 2
+    assert "error: gold sessions for 2026-11-02 is not built yet" in capsys.readouterr().err
     build(Settings(lake=Lake(root=str(tmp_path))), Window(DAY, DAY))
     assert main(["report", "--lake", str(tmp_path), "--date", "2026-11-02", "--site", "www.exmaple.com"]) == 2
     assert capsys.readouterr().err == "error: no site 'www.exmaple.com' on 2026-11-02; sites that day: www.example.com\n"
     assert not (tmp_path / "reports").exists()
     assert main(["report", "--lake", str(tmp_path), "--date", "2026-11-02", "--site", "www.example.com"]) == 0
     assert "2026-11-02: 1 site(s)" in capsys.readouterr().out
+    assert main(["export", "sessions", "--lake", str(tmp_path), "--date", "2026-11-02"]) == 0
+    assert "2 rows of sessions" in capsys.readouterr().err  # two visitors, one page view each
 
 
 def test_export_is_spreadsheet_safe_and_covers_the_range(tmp_path, capsys):

@@ -27,9 +27,9 @@ def daily_report(context: dg.AssetExecutionContext, footfall: FootfallResource) 
     settings = footfall.settings()
     storage = footfall.storage()
     days = run_window(context).days()
-    problems = [p for day in days if (p := readiness(storage, day, settings.report.site))]
-    if problems:  # a "no data" page for a day that has data would mislead its readers
-        raise dg.Failure(problems[0])
+    problem = readiness(storage, days, settings.report.site)
+    if problem:  # a "no data" page for a day that has data would mislead its readers
+        raise dg.Failure(problem)
     written = [write_report(settings, day) for day in days]
     deliveries = [deliver(settings, w) for w in written]
     last = written[-1]
