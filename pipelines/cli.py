@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -296,12 +296,27 @@ def cmd_online(args: argparse.Namespace) -> int:
         snapshots, routes = latest_presence(connect(_lake(_settings(args))), args.top)
     except LookupError as err:
         raise UserError(str(err)) from None
+    now = datetime.now(UTC)
     for snap in snapshots.iter_rows(named=True):
         out.print(f"{snap['site']}: {snap['online_visitors']} online at "
-                  f"{snap['snapshot_ts']:%Y-%m-%d %H:%M} UTC (peak that day: {snap['peak_today']})")
+                  f"{snap['snapshot_ts']:%Y-%m-%d %H:%M} UTC (peak that day: {snap['peak_today']}), "
+                  f"{age(now - snap['snapshot_ts'])}")
         for r in routes.filter(routes["site"] == snap["site"]).iter_rows(named=True) if routes.height else []:
             out.print(f"  {r['online_visitors']:>5}  {r['path']}", markup=False)
     return 0
+
+
+def age(delta: timedelta) -> str:
+    """How old a snapshot is, as a person says it: the latest one may be from a build that
+    ran hours ago, and "online" then means online back then."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 2:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60} min ago"
+    return f"{minutes // (24 * 60)} days ago"
 
 
 def cmd_journey(args: argparse.Namespace) -> int:

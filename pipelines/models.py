@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -116,8 +116,10 @@ class Renderer:
 
     def __init__(self, engine: str, settings: Settings, *, sources: dict[str, list[str] | str] | None = None,
                  database: str = "footfall", gold: Callable[[str, Window], list[str] | None] | None = None,
-                 shared: Callable[[str], str] | None = None):
+                 shared: Callable[[str], str] | None = None, now: datetime | None = None):
         self.engine = engine
+        self.settings = settings
+        self.now = now or datetime.now(UTC)  # when the build runs: the day in progress ends there
         self.shared = shared  # SQL of a shared model → the relation that holds its rows
         # DuckDB: the Parquet files of a mart's days, or None when a day is not built yet
         # (then the mart is computed inline). Athena reads the mart's Glue table.
@@ -143,7 +145,8 @@ class Renderer:
         columns = self.env.get_template("macros/columns.sql").make_module(self.globals)
         context = {**self.globals, "window": {"start": window.start.isoformat(),
                                               "end": window.end.isoformat()},
-                   "window_days": [d.isoformat() for d in window.days()]}
+                   "window_days": [d.isoformat() for d in window.days()],
+                   "presence_grid": self.presence_grid(window)}
         context.update({k: getattr(macros, k) for k in
                         ("source", "date_literal", "empty_relation", "epoch_ms", "md5_hex", "utc_date",
                          "from_epoch_ms", "series", "percentile", "median", "json_text")})
@@ -152,6 +155,16 @@ class Renderer:
         context["ref"] = lambda dep, before_hours=0, after_hours=0: self.ref(
             dep, window.widened(before_hours, after_hours))
         return self.env.get_template(model.path).render(context).strip()
+
+    def presence_grid(self, window: Window) -> tuple[int, int]:
+        """First and last presence instant (epoch ms) of the window: every step of its days,
+        except that a day in progress ends at the build's time. An instant still to come has
+        no snapshot: a zero there would claim that nobody was online."""
+        step = self.settings.presence.step_minutes * 60_000
+        first = int(datetime.combine(window.start, datetime.min.time(), UTC).timestamp() * 1000)
+        last = int(datetime.combine(window.end + timedelta(days=1), datetime.min.time(), UTC).timestamp() * 1000) - step
+        now = int(self.now.timestamp() * 1000) // step * step
+        return first, now if first <= now < last else last
 
     def ref(self, name: str, window: Window) -> str:
         """A model as a relation: a built mart is read from gold (as dbt reads a table model),
@@ -226,8 +239,11 @@ def _in_window(key: str, window: Window) -> bool:
     return bool(m) and window.start.isoformat() <= m.group(1) <= window.end.isoformat()
 
 
-def build(settings: Settings, window: Window, models: list[str] | None = None) -> dict[str, dict[str, int]]:
-    """Build marts on DuckDB for every day of `window`; returns rows per model and day."""
+def build(settings: Settings, window: Window, models: list[str] | None = None,
+          now: datetime | None = None) -> dict[str, dict[str, int]]:
+    """Build marts on DuckDB for every day of `window`; returns rows per model and day.
+    `now` (default: the clock) is where a day in progress ends."""
+    now = now or datetime.now(UTC)  # one instant for every model of the build
     storage = Storage(settings.lake.root)
     con = duckdb.connect()
     con.execute("set timezone = 'UTC'")
@@ -248,7 +264,7 @@ def build(settings: Settings, window: Window, models: list[str] | None = None) -
                         views.add(view)
                     sources[table] = view
         fresh = None if storage.is_s3 else (lambda m, w: fresh_gold(storage, m, w))
-        return Renderer("duckdb", settings, sources=sources, gold=fresh, shared=shared).render(name, window)
+        return Renderer("duckdb", settings, sources=sources, gold=fresh, shared=shared, now=now).render(name, window)
 
     # A shared model read more than once in this build is computed once into a temporary
     # table; read once, it stays inline, where DuckDB computes only the columns used.

@@ -161,3 +161,36 @@ print(first.quarantined, "pandas" in sys.modules)
     quarantined, pandas_loaded = done.stdout.split()
     assert int(quarantined) > 0  # the rejects path ran too
     assert pandas_loaded == "False"
+
+
+def test_online_answers_for_now_after_a_build_of_today(tmp_path):
+    """Today's presence ends at the build's time, so `online` shows the visitor who was
+    active a minute ago, at the current minute, not a zero at 23:59."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from tests.test_models import write_silver
+    from tests.test_sessions import pv
+
+    started = datetime.now(UTC).replace(second=0, microsecond=0)
+    write_silver(tmp_path, [pv("a", started - timedelta(minutes=1), path="/pricing")])
+    assert run("build", "--lake", str(tmp_path), "--date", started.date().isoformat()).returncode == 0
+    shown = run("online", "--lake", str(tmp_path))
+    assert shown.returncode == 0, shown.stderr
+    when = re.search(r"^www\.example\.com: 1 online at (\S+ \S+) UTC \(peak that day: 1\), just now$",
+                     shown.stdout, re.M)
+    assert when, shown.stdout
+    at = datetime.strptime(when[1], "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    assert started <= at <= datetime.now(UTC)
+    assert re.search(r"^\s+1\s+/pricing$", shown.stdout, re.M)
+
+
+def test_snapshot_ages_read_as_people_say_them():
+    from datetime import timedelta
+
+    from pipelines.cli import age
+
+    assert age(timedelta(seconds=90)) == "just now"
+    assert age(timedelta(minutes=7, seconds=59)) == "7 min ago"
+    assert age(timedelta(hours=5, minutes=3)) == "5 h 3 min ago"
+    assert age(timedelta(days=3, hours=1)) == "3 days ago"

@@ -27,6 +27,7 @@ def test_online_prints_the_latest_snapshot_and_its_routes(tmp_path, capsys):
     text = capsys.readouterr().out
     # At 23:59 both visitors are within the 5-minute window: v1 last on /pricing, v2 on /.
     assert "www.example.com: 2 online at 2026-11-02 23:59 UTC (peak that day: 2)" in text
+    assert text.splitlines()[0].endswith(" days ago")  # a past day's snapshot says how old it is
     assert [ln.split() for ln in text.splitlines()[1:3]] == [["1", "/"], ["1", "/pricing"]]
 
 

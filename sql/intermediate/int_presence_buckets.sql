@@ -44,6 +44,7 @@ expanded as (
     from per_bucket
     cross join offsets
     where per_bucket.bucket_ms + offsets.offset_ms < per_bucket.last_ms + {{ window_ms }}
+        and per_bucket.bucket_ms + offsets.offset_ms <= {{ presence_grid[1] }}
 ),
 
 final as (

@@ -1,5 +1,6 @@
 {#- presence_snapshots — grain: one site × grid instant t of the day (contract §7.5), every
-    {{ settings.presence_step_minutes }} min from 00:00 to 23:59, minutes with nobody online included.
+    {{ settings.presence_step_minutes }} min from 00:00 to 23:59, minutes with nobody online included;
+    a day in progress ends at the build's time (instants still to come have no row).
     Key: site, snapshot_ts. online_visitors = distinct non-bot visitors with activity in
     (t - {{ settings.presence_window_minutes }} min, t]. Sites: those with any request or event in the
     window or the day before (whose activity can still be online after midnight). -#}
@@ -23,9 +24,7 @@ sites as (
 ),
 
 days as (
-    select * from {{ series(epoch_ms("cast(" ~ date_literal(window.start) ~ " as timestamp)"),
-                            epoch_ms("cast(" ~ date_literal(window.end) ~ " as timestamp)") ~ " + 86400000 - " ~ step_ms,
-                            step_ms, 'snapshot_ms') }}
+    select * from {{ series(presence_grid[0], presence_grid[1], step_ms, 'snapshot_ms') }}
 ),
 
 grid as (
