@@ -158,12 +158,13 @@ class Renderer:
 
     def presence_grid(self, window: Window) -> tuple[int, int]:
         """First and last presence instant (epoch ms) of the window: every step of its days,
-        except that a day in progress ends at the build's time. An instant still to come has
-        no snapshot: a zero there would claim that nobody was online."""
+        except that a day in progress ends at the build's time, rounded up to the grid (that
+        instant counts everything seen so far). Later instants have no snapshot: a zero there
+        would claim that nobody was online."""
         step = self.settings.presence.step_minutes * 60_000
         first = int(datetime.combine(window.start, datetime.min.time(), UTC).timestamp() * 1000)
         last = int(datetime.combine(window.end + timedelta(days=1), datetime.min.time(), UTC).timestamp() * 1000) - step
-        now = int(self.now.timestamp() * 1000) // step * step
+        now = -(-int(self.now.timestamp() * 1000) // step) * step
         return first, now if first <= now < last else last
 
     def ref(self, name: str, window: Window) -> str:

@@ -74,18 +74,23 @@ def test_yesterdays_late_activity_counts_at_midnight(tmp_path):
 
 
 def test_a_day_in_progress_ends_at_the_builds_time(tmp_path):
-    """Built at 10:03:30, the day has snapshots up to 10:03 only: the minutes still to come
-    are not zeros, so the latest snapshot (what `footfall online` shows) is 'now'."""
-    write_silver(tmp_path, [pv("a", at(9, 59, 10), path="/a"), pv("b", at(10, 1), visitor="v2", path="/b")])
+    """Built at 10:03:30, the day's snapshots end at 10:04, the grid instant that holds
+    everything seen by then: the minutes still to come are not zeros, and the latest
+    snapshot (what `footfall online` shows) is 'now'."""
+    write_silver(tmp_path, [pv("a", at(9, 59, 10), path="/a"), pv("b", at(10, 1), visitor="v2", path="/b"),
+                            pv("c", at(10, 3, 20), visitor="v3", path="/c")])
     settings = Settings(lake=Lake(root=str(tmp_path)))
     build(settings, Window(D, D), ["presence_snapshots", "presence_routes"], now=at(10, 3, 30))
     snapshots, routes = gold(tmp_path, "presence_snapshots"), gold(tmp_path, "presence_routes")
-    assert snapshots.height == 10 * 60 + 4  # 00:00 .. 10:03
-    assert snapshots["snapshot_ts"].max() == at(10, 3) == routes["snapshot_ts"].max()
-    # v1 (09:59:10) is online 10:00..10:04 and v2 (10:01) 10:01..10:05: both at 10:03.
-    assert online(snapshots) == {"10:00": 1, "10:01": 2, "10:02": 2, "10:03": 2}
-    latest = routes.filter(pl.col("snapshot_ts") == at(10, 3)).sort("path")
-    assert latest.select("path", "online_visitors").rows() == [("/a", 1), ("/b", 1)]
+    assert snapshots.height == 10 * 60 + 5  # 00:00 .. 10:04
+    assert snapshots["snapshot_ts"].max() == at(10, 4) == routes["snapshot_ts"].max()
+    # v1 (09:59:10) is online 10:00..10:04, v2 (10:01) 10:01..10:05, v3 (10:03:20) from 10:04.
+    assert online(snapshots) == {"10:00": 1, "10:01": 2, "10:02": 2, "10:03": 2, "10:04": 3}
+    latest = routes.filter(pl.col("snapshot_ts") == at(10, 4)).sort("path")
+    assert latest.select("path", "online_visitors").rows() == [("/a", 1), ("/b", 1), ("/c", 1)]
+    # Built on the grid, the day ends right there.
+    build(settings, Window(D, D), ["presence_snapshots"], now=at(10, 3))
+    assert gold(tmp_path, "presence_snapshots")["snapshot_ts"].max() == at(10, 3)
     # Built again after midnight, the day is whole; built "before" it (data from a clock
     # ahead of this machine's), it is whole too.
     for now in (at(0, 0) + timedelta(days=1, seconds=5), at(0, 0) - timedelta(hours=1)):
