@@ -94,6 +94,11 @@ class Ingest:
 
 
 @dataclass(frozen=True)
+class Build:
+    batch_bytes: int = 256 * 1024**2  # silver bytes of the days a build computes together (bounds memory)
+
+
+@dataclass(frozen=True)
 class Checks:
     quarantine_rate_warn: float = 0.01  # share of a day's landing lines quarantined that warns
     volume_drop_warn: float = 0.5  # warn when a day has less than this share of the day before
@@ -163,6 +168,7 @@ class Settings:
     retention: Retention = Retention()
     collector: Collector = Collector()
     ingest: Ingest = Ingest()
+    build: Build = Build()
     checks: Checks = Checks()
     report: Report = Report()
     athena: Athena = Athena()
@@ -274,6 +280,8 @@ def load_settings(path: str | Path | None = None, *, lake: str | None = None) ->
     for name in ("chunk_bytes", "max_line_bytes", "max_object_bytes", "workers", "wave_bytes"):
         if getattr(settings.ingest, name) < 1:
             raise ConfigError(f"ingest.{name} must be at least 1, got {getattr(settings.ingest, name)}")
+    if settings.build.batch_bytes < 1:
+        raise ConfigError(f"build.batch_bytes must be at least 1, got {settings.build.batch_bytes}")
     try:
         date.fromisoformat(settings.dagster.partitions_start)
     except ValueError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -186,8 +186,33 @@ class Renderer:
 
 def silver_files(storage: Storage, table: str, start: date, end: date) -> list[str]:
     """Parquet objects of a silver table whose `dt` partition lies in [start, end]."""
-    return [storage.uri(o.key) for o in storage.list(f"silver/{table}/")
-            if o.key.endswith(".parquet") and _in_window(o.key, Window(start, end))]
+    return SilverObjects(storage, (table,)).files(table, Window(start, end))
+
+
+class SilverObjects:
+    """The silver tables' objects, listed once for a build (silver does not change while
+    gold is built; on S3 a listing of a year's hour partitions takes seconds)."""
+
+    def __init__(self, storage: Storage, tables: tuple[str, ...] = tuple(SILVER)):
+        self.storage = storage
+        self.objects = {t: [o for o in storage.list(f"silver/{t}/") if o.key.endswith(".parquet")]
+                        for t in tables}
+
+    def files(self, table: str, window: Window) -> list[str]:
+        return [self.storage.uri(o.key) for o in self.objects[table] if _in_window(o.key, window)]
+
+    def newest(self, window: Window) -> int:
+        """Modification time (ns) of the newest object in the window, 0 when none."""
+        return max((o.mtime_ns for objs in self.objects.values() for o in objs if _in_window(o.key, window)),
+                   default=0)
+
+    def bytes_by_day(self) -> dict[str, int]:
+        sizes: dict[str, int] = defaultdict(int)
+        for objs in self.objects.values():
+            for o in objs:
+                if m := _DT.search("/" + o.key):
+                    sizes[m.group(1)] += o.size
+        return sizes
 
 
 def gold_partition(storage: Storage, table: str, day: date) -> list[str]:
@@ -219,15 +244,14 @@ def arrow_dataset(storage: Storage, uris: list[str]) -> pyarrow.dataset.Dataset:
     return ds.dataset([storage.full(u[len(base):]) for u in uris], filesystem=storage.fs, format="parquet")
 
 
-def fresh_gold(storage: Storage, name: str, window: Window) -> list[str] | None:
+def fresh_gold(storage: Storage, name: str, window: Window, silver: SilverObjects | None = None) -> list[str] | None:
     """The gold partitions of mart `name` for every day of `window` if each is newer than
     all the silver it was built from; None otherwise (missing or stale: compute inline).
     Reading a fresh mart instead of recomputing it is what makes a full build fast
     (sessions are sessionized once, not once per mart that counts them)."""
     model = MODELS[name]
     wide = window.widened(model.lookback_hours, model.lookahead_hours)
-    newest_input = max((o.mtime_ns for t in SILVER for o in storage.list(f"silver/{t}/")
-                        if _in_window(o.key, wide)), default=0)
+    newest_input = (silver or SilverObjects(storage)).newest(wide)
     built = {o.key: o.mtime_ns for o in storage.list(f"gold/{name}/")}
     keys = [f"gold/{name}/dt={d.isoformat()}/data.parquet" for d in window.days()]
     if all(built.get(k, -1) >= newest_input for k in keys):
@@ -240,22 +264,51 @@ def _in_window(key: str, window: Window) -> bool:
     return bool(m) and window.start.isoformat() <= m.group(1) <= window.end.isoformat()
 
 
+def plan_batches(window: Window, bytes_by_day: dict[str, int], batch_bytes: int) -> list[Window]:
+    """Consecutive days of `window` built together while their silver bytes stay within
+    `batch_bytes` (a larger day is a batch of its own): a build's memory follows its input,
+    so a month's backfill must not hold the month at once, while small days share the
+    fixed cost of each model."""
+    batches: list[Window] = []
+    start, size = window.start, 0
+    for day in window.days():
+        day_bytes = bytes_by_day.get(day.isoformat(), 0)
+        if day > start and size + day_bytes > batch_bytes:
+            batches.append(Window(start, day - timedelta(days=1)))
+            start, size = day, 0
+        size += day_bytes
+    return [*batches, Window(start, window.end)]
+
+
 def build(settings: Settings, window: Window, models: list[str] | None = None,
           now: datetime | None = None) -> dict[str, dict[str, int]]:
-    """Build marts on DuckDB for every day of `window`; returns rows per model and day.
-    `now` (default: the clock) is where a day in progress ends."""
+    """Build marts on DuckDB for every day of `window`, in batches of days of at most
+    `build.batch_bytes` silver; returns rows per model and day. `now` (default: the clock)
+    is where a day in progress ends."""
     now = now or datetime.now(UTC)  # one instant for every model of the build
     storage = Storage(settings.lake.root)
+    silver = SilverObjects(storage)
+    names = [n for n in models or MARTS if n != "funnel_daily" or settings.funnels]  # no funnels: nothing to build
+    report: dict[str, dict[str, int]] = {n: {} for n in names}
+    for batch in plan_batches(window, silver.bytes_by_day(), settings.build.batch_bytes):
+        for name, days in _build_batch(settings, storage, silver, batch, names, now).items():
+            report[name].update(days)
+    storage.write_bytes(f"state/build/{window.start}_{window.end}.json",
+                        json.dumps(report, indent=1).encode())
+    return report
+
+
+def _build_batch(settings: Settings, storage: Storage, silver: SilverObjects, window: Window,
+                 names: list[str], now: datetime) -> dict[str, dict[str, int]]:
     con = duckdb.connect()
     con.execute("set timezone = 'UTC'")
     report: dict[str, dict[str, int]] = {}
-    names = [n for n in models or MARTS if n != "funnel_daily" or settings.funnels]  # no funnels: nothing to build
     views: set[str] = set()
 
     def render(name: str, shared: Callable[[str], str]) -> str:
         model = MODELS[name]
         wide = window.widened(model.lookback_hours, model.lookahead_hours)
-        sources: dict[str, list[str] | str] = {t: silver_files(storage, t, wide.start, wide.end) for t in SILVER}
+        sources: dict[str, list[str] | str] = {t: silver.files(t, wide) for t in SILVER}
         if storage.is_s3:  # DuckDB reads S3 through Arrow datasets (no httpfs extension needed)
             for table, files in sources.items():
                 if files:  # named by its files, so equal SQL always means equal inputs
@@ -264,7 +317,7 @@ def build(settings: Settings, window: Window, models: list[str] | None = None,
                         con.register(view, arrow_dataset(storage, files))
                         views.add(view)
                     sources[table] = view
-        fresh = None if storage.is_s3 else (lambda m, w: fresh_gold(storage, m, w))
+        fresh = None if storage.is_s3 else (lambda m, w: fresh_gold(storage, m, w, silver))
         return Renderer("duckdb", settings, sources=sources, gold=fresh, shared=shared, now=now).render(name, window)
 
     # A shared model read more than once in this build is computed once into a temporary
@@ -291,6 +344,5 @@ def build(settings: Settings, window: Window, models: list[str] | None = None,
             part = frame.filter(pl.col("dt") == day).sort(frame.columns)  # a total order: same bytes each build
             storage.write_parquet(f"gold/{name}/dt={day.isoformat()}/data.parquet", part)
             report[name][day.isoformat()] = part.height
-    storage.write_bytes(f"state/build/{window.start}_{window.end}.json",
-                        json.dumps(report, indent=1).encode())
+    con.close()
     return report

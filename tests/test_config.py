@@ -49,6 +49,7 @@ def test_file_then_environment_then_flag(tmp_path, monkeypatch):
     ('[rtl]\nfields = ["timestamp", "c_ip"]\n', "unknown real-time log field(s) c_ip"),
     ("[lake\nroot=1", "is not valid TOML"),
     ("[ingest]\nwave_bytes = 0\n", "ingest.wave_bytes must be at least 1, got 0"),
+    ("[build]\nbatch_bytes = 0\n", "build.batch_bytes must be at least 1, got 0"),
 ])
 def test_mistakes_are_one_clear_error(tmp_path, text, message):
     cfg = tmp_path / "footfall.toml"

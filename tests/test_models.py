@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 import sqlglot
 
-from pipelines.config import Lake, PageViews, Settings
-from pipelines.models import MARTS, MODELS, Renderer, Window, build
+from pipelines.config import Build, Lake, PageViews, Settings
+from pipelines.models import MARTS, MODELS, Renderer, SilverObjects, Window, build, plan_batches
 from pipelines.schemas import EVENTS, REQUESTS
 from pipelines.storage import Storage
 
@@ -124,6 +124,39 @@ def test_one_build_of_every_mart_equals_each_mart_built_alone(tmp_path):
     for name in MARTS:
         part = f"{name}/dt=2026-11-02/data.parquet"
         assert (together / "gold" / part).read_bytes() == (alone / "keep" / part).read_bytes(), name
+
+
+def test_batches_of_days_follow_the_silver_bytes():
+    d = [date(2026, 11, n) for n in range(1, 6)]
+    sizes = {"2026-11-01": 60, "2026-11-02": 50, "2026-11-04": 120, "2026-11-05": 10}  # 11-03: no silver
+    batches = plan_batches(Window(d[0], d[4]), sizes, batch_bytes=100)
+    assert [(b.start, b.end) for b in batches] == [(d[0], d[0]), (d[1], d[2]), (d[3], d[3]), (d[4], d[4])]
+    assert plan_batches(Window(d[0], d[4]), sizes, batch_bytes=10**9) == [Window(d[0], d[4])]
+    assert plan_batches(Window(d[2], d[2]), sizes, batch_bytes=1) == [Window(d[2], d[2])]
+
+
+def test_a_window_built_day_by_day_equals_the_window_built_at_once(tmp_path):
+    """Batches of days bound a build's memory; they must not change a byte of gold, even for
+    a session that crosses midnight into the next batch and for the 30-day audience."""
+    nextday, third = date(2026, 11, 3), date(2026, 11, 4)
+    rows = [*ROWS, request("m1", 23, 50, site="docs.example.com", visitor="v9", path="/night"),
+            request("m2", 0, 10, day=nextday, site="docs.example.com", visitor="v9", path="/pricing"),
+            request("n1", 12, 0, day=nextday, visitor="v1"), request("t1", 8, 0, day=third, visitor="v2")]
+    roots = {"at_once": tmp_path / "at_once", "by_day": tmp_path / "by_day"}
+    for root in roots.values():
+        write_silver(root, rows, EVENTS_ROWS)
+    window = Window(DAY, third)
+    build(settings(roots["at_once"]), window)
+    by_day = dataclasses.replace(settings(roots["by_day"]), build=Build(batch_bytes=1))
+    assert len(plan_batches(window, SilverObjects(Storage(str(roots["by_day"]))).bytes_by_day(), 1)) == 3
+    build(by_day, window)
+    parts = sorted(p.relative_to(roots["at_once"]) for p in (roots["at_once"] / "gold").rglob("*.parquet"))
+    assert len(parts) == 3 * len(MARTS)
+    for part in parts:
+        assert (roots["by_day"] / part).read_bytes() == (roots["at_once"] / part).read_bytes(), part
+    # The night visitor's session starts on the first day and ends on the next.
+    night = gold(roots["by_day"], "sessions").filter(pl.col("visitor_id") == "v9")
+    assert night.select("entry_path", "exit_path", "page_views").rows() == [("/night", "/pricing", 2)]
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

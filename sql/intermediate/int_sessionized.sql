@@ -1,8 +1,26 @@
 {#- int_sessionized — grain: one activity (int_activity) with the session it belongs to.
     Key: activity_id. Adds seq (order within the visitor), session_id and session_start_ts.
     The session rules are documented in marts/sessions.sql. -#}
-with activity as (
+with read_activity as (
     select * from {{ ref('int_activity', before_hours=settings.session_max_hours, after_hours=48) }}
+),
+
+window_visitors as (
+    select distinct site, visitor_id
+    from read_activity
+    where {{ utc_date('ts') }} between {{ date_literal(window.start) }} and {{ date_literal(window.end) }}
+),
+
+-- The days before and after the window matter only for the sessions of visitors active in
+-- it (a visitor with no activity in the window has no session starting there): the others'
+-- activity is left out before the window functions sort it.
+activity as (
+    select read_activity.*
+    from read_activity
+    where exists (
+        select 1 from window_visitors as w
+        where w.site = read_activity.site and w.visitor_id = read_activity.visitor_id
+    )
 ),
 
 ordered as (

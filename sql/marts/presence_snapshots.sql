@@ -2,8 +2,9 @@
     {{ settings.presence_step_minutes }} min from 00:00 to 23:59, minutes with nobody online included;
     a day in progress ends at the build's time (instants still to come have no row).
     Key: site, snapshot_ts. online_visitors = distinct non-bot visitors with activity in
-    (t - {{ settings.presence_window_minutes }} min, t]. Sites: those with any request or event in the
-    window or the day before (whose activity can still be online after midnight). -#}
+    (t - {{ settings.presence_window_minutes }} min, t]. A site has a day's grid when it had any
+    request or event that day or the day before (whose activity can still be online after
+    midnight). -#}
 {% set step_ms = settings.presence_step_minutes * 60000 %}
 with buckets as (
     select * from {{ ref('int_presence_buckets') }}
@@ -17,10 +18,18 @@ events as (
     select * from {{ ref('stg_events', before_hours=24) }}
 ),
 
-sites as (
-    select distinct site from requests
-    union
-    select distinct site from events
+seen as (
+    select site, ts from requests
+    union all
+    select site, ts from events
+),
+
+-- A site has a grid on each day it was seen and on the day after (its visitors can still be
+-- online after midnight). Per day, so a day's rows do not depend on the window built with it.
+site_days as (
+    select distinct seen.site, cast(floor({{ epoch_ms('seen.ts') }} / 86400000.0) as bigint) + shift.n as day_number
+    from seen
+    cross join (select 0 as n union all select 1 as n) as shift
 ),
 
 days as (
@@ -28,9 +37,9 @@ days as (
 ),
 
 grid as (
-    select sites.site, days.snapshot_ms
-    from sites
-    cross join days
+    select site_days.site, days.snapshot_ms
+    from days
+    inner join site_days on site_days.day_number = cast(floor(days.snapshot_ms / 86400000.0) as bigint)
 ),
 
 counts as (
