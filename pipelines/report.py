@@ -180,10 +180,13 @@ def readiness(storage: Storage, days: list[date], site: str = "") -> str | None:
     if unbuilt:
         return not_built_message("daily_site_metrics", unbuilt)
     for day in days if site else []:
-        sites = Gold(storage).frame("daily_site_metrics", [day])
+        # A site quiet that day still gets its (empty) report: only a site missing from the
+        # whole month before is a typo.
+        month = [day - timedelta(days=n) for n in range(31)]
+        sites = Gold(storage).frame("daily_site_metrics", month)
         known = sorted(set(sites["site"].to_list())) if sites.height else []
         if known and site not in known:
-            return f"no site {site!r} on {day}; sites that day: {', '.join(known)}"
+            return f"no site {site!r} in the 30 days to {day}; sites: {', '.join(known)}"
     return None
 
 

@@ -162,8 +162,13 @@ def test_a_report_or_export_that_would_mislead_is_refused_before_anything_is_wri
     assert "error: gold sessions for 2026-11-02 is not built yet" in capsys.readouterr().err
     build(Settings(lake=Lake(root=str(tmp_path))), Window(DAY, DAY))
     assert main(["report", "--lake", str(tmp_path), "--date", "2026-11-02", "--site", "www.exmaple.com"]) == 2
-    assert capsys.readouterr().err == "error: no site 'www.exmaple.com' on 2026-11-02; sites that day: www.example.com\n"
+    assert capsys.readouterr().err == \
+        "error: no site 'www.exmaple.com' in the 30 days to 2026-11-02; sites: www.example.com\n"
     assert not (tmp_path / "reports").exists()
+    # A known site on a day it had no traffic gets its report, saying so.
+    build(Settings(lake=Lake(root=str(tmp_path))), Window(DAY + timedelta(days=1), DAY + timedelta(days=1)))
+    assert main(["report", "--lake", str(tmp_path), "--date", "2026-11-03", "--site", "www.example.com"]) == 0
+    assert "2026-11-03: no data" in capsys.readouterr().out
     assert main(["report", "--lake", str(tmp_path), "--date", "2026-11-02", "--site", "www.example.com"]) == 0
     assert "2026-11-02: 1 site(s)" in capsys.readouterr().out
     assert main(["export", "sessions", "--lake", str(tmp_path), "--date", "2026-11-02"]) == 0
