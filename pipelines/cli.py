@@ -243,8 +243,16 @@ def cmd_build(args: argparse.Namespace) -> int:
         for name, run in runs.items():
             out.print(f"{name}: {run.state}, {run.bytes_scanned:,} bytes scanned (query {run.query_id})")
         return 0
+    import duckdb
+
     with console.status(f"building {', '.join(models)} for {args.date} .. {through}"):
-        report = build(settings, Window(args.date, through), models)
+        try:
+            report = build(settings, Window(args.date, through), models)
+        except duckdb.OutOfMemoryException as err:
+            limit = settings.build.memory_limit or "80 % of RAM"
+            raise UserError(f"the build ran out of memory (DuckDB's limit: {limit}): raise "
+                            "build.memory_limit, or lower build.batch_bytes to build fewer days at a "
+                            f"time ({str(err).splitlines()[0]})") from None
         # The DuckDB catalog is for a local lake; on S3, query through Athena (footfall athena-ddl).
         views = [] if storage.is_s3 else rebuild(storage)
     table = Table(title="gold partitions written")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -93,9 +94,13 @@ class Ingest:
     wave_bytes: int = 1024**3  # landing bytes per wave of a long backlog (bounds local staging)
 
 
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Build:
     batch_bytes: int = 256 * 1024**2  # silver bytes of the days a build computes together (bounds memory)
+    memory_limit: str = ""  # DuckDB's, e.g. "1GB": it spills to TMPDIR beyond it ("" = 80 % of RAM)
 
 
 @dataclass(frozen=True)
@@ -280,6 +285,8 @@ def load_settings(path: str | Path | None = None, *, lake: str | None = None) ->
     for name in ("chunk_bytes", "max_line_bytes", "max_object_bytes", "workers", "wave_bytes"):
         if getattr(settings.ingest, name) < 1:
             raise ConfigError(f"ingest.{name} must be at least 1, got {getattr(settings.ingest, name)}")
+    if settings.build.memory_limit and not _SIZE.fullmatch(settings.build.memory_limit):
+        raise ConfigError(f"build.memory_limit must be a size like 1GB or 512MB, got {settings.build.memory_limit!r}")
     if settings.build.batch_bytes < 1:
         raise ConfigError(f"build.batch_bytes must be at least 1, got {settings.build.batch_bytes}")
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -300,8 +301,22 @@ def build(settings: Settings, window: Window, models: list[str] | None = None,
 
 def _build_batch(settings: Settings, storage: Storage, silver: SilverObjects, window: Window,
                  names: list[str], now: datetime) -> dict[str, dict[str, int]]:
-    con = duckdb.connect()
-    con.execute("set timezone = 'UTC'")
+    with tempfile.TemporaryDirectory(prefix="footfall-build-") as spill:
+        con = duckdb.connect()
+        con.execute("set timezone = 'UTC'")
+        # Beyond its memory limit DuckDB spills here (by default it would use ./.tmp).
+        con.execute(f"set temp_directory = {_sql_string(spill)}")
+        if settings.build.memory_limit:
+            con.execute(f"set memory_limit = {_sql_string(settings.build.memory_limit)}")
+        try:
+            return _build_marts(con, settings, storage, silver, window, names, now)
+        finally:
+            con.close()
+
+
+def _build_marts(con: duckdb.DuckDBPyConnection, settings: Settings, storage: Storage,
+                 silver: SilverObjects, window: Window, names: list[str],
+                 now: datetime) -> dict[str, dict[str, int]]:
     report: dict[str, dict[str, int]] = {}
     views: set[str] = set()
 
@@ -344,5 +359,4 @@ def _build_batch(settings: Settings, storage: Storage, silver: SilverObjects, wi
             part = frame.filter(pl.col("dt") == day).sort(frame.columns)  # a total order: same bytes each build
             storage.write_parquet(f"gold/{name}/dt={day.isoformat()}/data.parquet", part)
             report[name][day.isoformat()] = part.height
-    con.close()
     return report

@@ -110,6 +110,22 @@ def test_a_storage_failure_is_one_line_and_loses_nothing(tmp_path):
     assert len(entries) == landed and all(e.reconciles for e in entries.values())
 
 
+def test_a_build_under_a_memory_limit_gives_the_same_gold_or_says_what_to_raise(tmp_path):
+    lake = tmp_path / "lake"
+    assert run("generate", "--lake", str(lake), "--days", "1", "--visitors", "60",
+               "--start", "2026-11-01").returncode == 0
+    assert run("ingest", "--lake", str(lake), env={"FOOTFALL_HASH_KEY": "k" * 32}).returncode == 0
+    build = ("build", "--lake", str(lake), "--date", "2026-11-01")
+    assert run(*build).returncode == 0
+    unlimited = {p.relative_to(lake): p.read_bytes() for p in (lake / "gold").rglob("*.parquet")}
+    assert run(*build, env={"FOOTFALL_BUILD_MEMORY_LIMIT": "256MB"}).returncode == 0
+    assert {p.relative_to(lake): p.read_bytes() for p in (lake / "gold").rglob("*.parquet")} == unlimited
+    starved = run(*build, env={"FOOTFALL_BUILD_MEMORY_LIMIT": "1KB"})
+    assert starved.returncode == 2 and "Traceback" not in starved.stderr
+    assert starved.stderr.strip().startswith("error: the build ran out of memory (DuckDB's limit: 1KB): "
+                                             "raise build.memory_limit, or lower build.batch_bytes")
+
+
 def test_bad_config_and_bad_date_are_reported_plainly(tmp_path):
     cfg = tmp_path / "footfall.toml"
     cfg.write_text("[sessions]\ntimeout_minutes = 'x'\n")

@@ -50,6 +50,7 @@ def test_file_then_environment_then_flag(tmp_path, monkeypatch):
     ("[lake\nroot=1", "is not valid TOML"),
     ("[ingest]\nwave_bytes = 0\n", "ingest.wave_bytes must be at least 1, got 0"),
     ("[build]\nbatch_bytes = 0\n", "build.batch_bytes must be at least 1, got 0"),
+    ("[build]\nmemory_limit = 'lots'\n", "build.memory_limit must be a size like 1GB or 512MB, got 'lots'"),
 ])
 def test_mistakes_are_one_clear_error(tmp_path, text, message):
     cfg = tmp_path / "footfall.toml"
