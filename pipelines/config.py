@@ -61,7 +61,10 @@ class PageViews:
 
 @dataclass(frozen=True)
 class Late:
-    lookback_hours: int = 48  # how far back late landing files still rebuild partitions
+    # How far back late landing files still rebuild partitions: the landing sensor rebuilds
+    # the gold of days that ended within this many hours; older days keep their gold (the
+    # late rows are in silver) until a deliberate build or backfill.
+    lookback_hours: int = 48
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,8 @@ def load_settings(path: str | Path | None = None, *, lake: str | None = None) ->
             raise ConfigError(f"ingest.{name} must be at least 1, got {getattr(settings.ingest, name)}")
     if settings.build.memory_limit and not _SIZE.fullmatch(settings.build.memory_limit):
         raise ConfigError(f"build.memory_limit must be a size like 1GB or 512MB, got {settings.build.memory_limit!r}")
+    if settings.late.lookback_hours < 0:
+        raise ConfigError(f"late.lookback_hours must be 0 or more, got {settings.late.lookback_hours}")
     if settings.build.batch_bytes < 1:
         raise ConfigError(f"build.batch_bytes must be at least 1, got {settings.build.batch_bytes}")
     try:

@@ -183,10 +183,27 @@ def _tick(root: Path, instance: dg.DagsterInstance, cursor: str | None) -> dg.Se
     return landing_sensor(context)
 
 
+def _sensor_at(monkeypatch, now: datetime) -> None:
+    monkeypatch.setattr("dagster_project.silver.sensors.datetime",
+                        type("Now", (), {"now": staticmethod(lambda tz=None: now)}))
+
+
+def _gold_days(result: dg.SensorResult) -> dict[str, set[str]]:
+    """The gold days each mart is to be rebuilt for, over all the gold runs requested."""
+    requested: dict[str, set[str]] = {}
+    for r in result.run_requests:
+        assert r.job_name == "build_gold"
+        start = date.fromisoformat(r.tags["dagster/asset_partition_range_start"])
+        end = date.fromisoformat(r.tags["dagster/asset_partition_range_end"])
+        for key in r.asset_selection:
+            requested.setdefault(key.path[1], set()).update(d.isoformat() for d in _days(start, end))
+    return requested
+
+
 def test_the_landing_sensor_requests_ingest_then_the_gold_days_it_touched(small_lake, monkeypatch):
     root, _ = small_lake
-    monkeypatch.setattr("dagster_project.silver.sensors.datetime",
-                        type("Now", (), {"now": staticmethod(lambda tz=None: datetime(2026, 11, 5, 12, tzinfo=UTC))}))
+    _sensor_at(monkeypatch, datetime(2026, 11, 5, 12, tzinfo=UTC))
+    monkeypatch.setenv("FOOTFALL_LATE_LOOKBACK_HOURS", "96")  # the 2nd ended 84 h before "now"
     instance = dg.DagsterInstance.ephemeral()
     ingest(ingest_settings(root), KEY, sources=ALL_SOURCES)  # before the sensor was switched on
 
@@ -206,15 +223,7 @@ def test_the_landing_sensor_requests_ingest_then_the_gold_days_it_touched(small_
     summary = ingest(ingest_settings(root), KEY, sources=ALL_SOURCES)  # the requested run
     assert summary.rows == 2
     third = _tick(root, instance, second.cursor)
-    gold = {tuple(sorted(k.path[1] for k in r.asset_selection)):
-            (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
-            for r in third.run_requests}
-    assert all(r.job_name == "build_gold" for r in third.run_requests)
-    requested: dict[str, set[str]] = {}
-    for names, (s, e) in gold.items():
-        for name in names:
-            requested.setdefault(name, set()).update(
-                d.isoformat() for d in _days(date.fromisoformat(s), date.fromisoformat(e)))
+    requested = _gold_days(third)
     # Changed silver days: the 2nd (late) and the 5th (new, "today"). Worked out by hand from
     # each model's lookback/lookahead: page views only those days; presence also the day
     # after each (its first minutes look back), but not the future; sessions and the daily
@@ -225,6 +234,25 @@ def test_the_landing_sensor_requests_ingest_then_the_gold_days_it_touched(small_
     assert requested["sessions"] == span and requested["daily_site_metrics"] == span
     assert json.loads(third.cursor)["ledger"] > json.loads(second.cursor)["ledger"]
     assert _tick(root, instance, third.cursor).run_requests == []  # each ingest followed once
+
+
+def test_a_day_older_than_the_late_lookback_keeps_its_gold(small_lake, monkeypatch):
+    """With late.lookback_hours = 48, a record of the 2nd arriving on the 5th at noon (the
+    2nd ended 84 h before) is ingested into silver, but only the new day's gold is rebuilt."""
+    root, _ = small_lake
+    _sensor_at(monkeypatch, datetime(2026, 11, 5, 12, tzinfo=UTC))
+    instance = dg.DagsterInstance.ephemeral()
+    ingest(ingest_settings(root), KEY, sources=ALL_SOURCES)
+    cursor = _tick(root, instance, None).cursor
+    _write_rtl(root, datetime(2026, 11, 5, 11, 58, tzinfo=UTC), "NEW-1", datetime(2026, 11, 5, 12, tzinfo=UTC))
+    _write_rtl(root, datetime(2026, 11, 2, 9, 30, tzinfo=UTC), "LATE-1", datetime(2026, 11, 5, 12, tzinfo=UTC))
+    assert ingest(ingest_settings(root), KEY, sources=ALL_SOURCES).rows == 2
+    assert silver_count(root, "request_id = 'LATE-1'") == 1  # nothing lost: the row is in silver
+    requested = _gold_days(_tick(root, instance, cursor))
+    # Only the 5th changed as far as gold goes: sessions and daily figures of the two days
+    # before it (sessions that may run into it) through today, the rest that day alone.
+    assert requested["page_views"] == requested["presence_snapshots"] == {"2026-11-05"}
+    assert requested["sessions"] == requested["daily_site_metrics"] == {"2026-11-03", "2026-11-04", "2026-11-05"}
 
 
 def _days(start: date, end: date) -> list[date]:

@@ -1,5 +1,6 @@
 """The landing sensor: new or late landing objects → an ingest run; freshly ingested days →
-gold runs for exactly the partitions they make stale.
+gold runs for exactly the partitions they make stale (days that ended within
+`late.lookback_hours`; older ones are left for a deliberate build or backfill).
 
 The cursor is the ledger time of the newest ingest already turned into gold runs, so each
 ingest (whether the sensor, the UI or the CLI started it) is followed by gold once.
@@ -7,7 +8,7 @@ ingest (whether the sensor, the UI or the CLI started it) is followed by gold on
 
 import hashlib
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -35,7 +36,8 @@ def _ingest_running(instance: dg.DagsterInstance) -> bool:
            description="Ingests new or late landing objects, then rebuilds the gold days they touch.")
 def landing_sensor(context: dg.SensorEvaluationContext, footfall: FootfallResource) -> dg.SensorResult:
     storage = footfall.storage()
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    today = now.date()
     cursor = json.loads(context.cursor) if context.cursor else {}
     entries = ledger.load(storage).values()
     newest = max((e.ingested_at.isoformat() for e in entries if e.ingested_at), default="")
@@ -56,7 +58,16 @@ def landing_sensor(context: dg.SensorEvaluationContext, footfall: FootfallResour
         return dg.SensorResult(run_requests=run_requests, cursor=json.dumps({"ledger": newest}))
     fresh = [e for e in entries if e.ingested_at and e.ingested_at.isoformat() > cursor["ledger"]]
     changed = {date.fromisoformat(h[:10]) for e in fresh for h in e.hours}
-    for marts, start, end in gold_plan(changed, today):
+    # A day that ended more than late.lookback_hours ago keeps the gold it has: a stray old
+    # object must not rebuild a month of marts on its own. Its rows are in silver already.
+    horizon = (now - timedelta(hours=footfall.settings().late.lookback_hours)).date()
+    too_late = sorted(d for d in changed if d < horizon)
+    if too_late:
+        context.log.info(
+            f"silver changed for {', '.join(map(str, too_late))}, older than late.lookback_hours: "
+            f"gold not rebuilt; run `footfall build --date {too_late[0]} --through {too_late[-1]}` "
+            "or backfill those partitions to include the late rows")
+    for marts, start, end in gold_plan(changed - set(too_late), today):
         run_requests.append(dg.RunRequest(
             run_key=f"gold-{'+'.join(marts)}-{start}-{end}-{newest}",
             job_name=gold_job.name, asset_selection=[gold_key(m) for m in marts],
