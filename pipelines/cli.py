@@ -128,7 +128,8 @@ def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...]) -> int:
     from pipelines.storage import Storage
 
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    # Not on a pipe or in CI logs, where a transient bar would leave a blank line behind.
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         summary = ingest(settings, key, sources=sources, on_progress=_progress_callback(progress))
     if not summary.objects:
         if summary.landed:
