@@ -20,7 +20,7 @@ from pipelines.charts import bars, polyline
 from pipelines.config import Settings
 from pipelines.export import safe_csv
 from pipelines.landing import landing_hour
-from pipelines.models import arrow_dataset, gold_partition, not_built_message, unbuilt_days
+from pipelines.models import Window, arrow_dataset, gold_partition, not_built_message, unbuilt_days
 from pipelines.storage import ObjectInfo, Storage
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -179,14 +179,13 @@ def readiness(storage: Storage, days: list[date], site: str = "") -> str | None:
     unbuilt = unbuilt_days(storage, "daily_site_metrics", days)
     if unbuilt:
         return not_built_message("daily_site_metrics", unbuilt)
-    for day in days if site else []:
-        # A site quiet that day still gets its (empty) report: only a site missing from the
+    if site:
+        # A site quiet on a day still gets its (empty) report: only a site missing from the
         # whole month before is a typo.
-        month = [day - timedelta(days=n) for n in range(31)]
-        sites = Gold(storage).frame("daily_site_metrics", month)
+        sites = Gold(storage).frame("daily_site_metrics", Window(days[0] - timedelta(days=30), days[-1]).days())
         known = sorted(set(sites["site"].to_list())) if sites.height else []
         if known and site not in known:
-            return f"no site {site!r} in the 30 days to {day}; sites: {', '.join(known)}"
+            return f"no site {site!r} in the 30 days to {days[-1]}; sites: {', '.join(known)}"
     return None
 
 
