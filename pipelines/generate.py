@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -72,6 +73,35 @@ def _user_agents() -> list[tuple[str, float, str]]:
     text = resources.files("pipelines.data").joinpath("user_agents.tsv").read_text()
     rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
     return [(r["kind"], float(r["weight"]), r["user_agent"]) for r in rows]
+
+
+_ANDROID_MODELS = ("Pixel 8", "Pixel 7a", "Pixel 6", "SM-S911B", "SM-A546B", "SM-G991B", "SM-A137F",
+                   "SM-A525F", "Redmi Note 12", "2201117TG", "CPH2371", "moto g54 5G", "M2101K6G",
+                   "V2207", "RMX3630", "SM-X710", "SM-T220")
+
+
+def agent_variant(ua: str, r: np.ndarray) -> str:
+    """One visitor's version of a browser's user agent: browser majors, builds, OS releases
+    and device models vary as in real traffic, which has thousands of distinct user agents
+    a day, not a handful (per-distinct-value work must be measured against that). `r` is
+    four random integers; the browser family and device kind stay those of `ua`."""
+    def older(m: re.Match, back: int) -> str:
+        return str(int(m.group(1)) - int(r[0]) % back)
+
+    ios_major, ios_minor = 16 + int(r[1]) % 3, int(r[2]) % 7
+    ua = re.sub(r"(?<=Chrome/)(\d+)(?=\.0\.0\.0)", lambda m: older(m, 6), ua)
+    ua = re.sub(r"(?<=Edg/)(\d+)\.0\.0\.0", lambda m: f"{older(m, 6)}.0.{2400 + int(r[1]) % 12 * 47}.{int(r[2]) % 5 * 23}", ua)
+    ua = re.sub(r"(?<=CriOS/)(\d+)\.0\.\d+\.\d+", lambda m: f"{older(m, 6)}.0.{6000 + int(r[1]) % 12 * 61}.{int(r[3]) % 5 * 29}", ua)
+    ua = re.sub(r"(?<=Firefox/)(\d+)", lambda m: older(m, 5), ua)
+    ua = re.sub(r"(?<=rv:)(\d+)", lambda m: older(m, 5), ua)
+    ua = re.sub(r"(?<=SamsungBrowser/)(\d+)", lambda m: older(m, 5), ua)
+    ua = re.sub(r"(?<=OS )\d+_\d+(?= like Mac OS X)", f"{ios_major}_{ios_minor}", ua)
+    if "like Mac OS X" in ua or "Macintosh" in ua:
+        ua = re.sub(r"(?<=Version/)\d+\.\d+", f"{ios_major}.{ios_minor}", ua)
+    ua = re.sub(r"(?<=Android )\d+", str(10 + int(r[3]) % 5), ua)
+    if "Android" in ua and "Mobile" in ua:
+        ua = re.sub(r"(?<=; )(Pixel 8|SM-S911B)(?=\))", _ANDROID_MODELS[int(r[1]) % 15], ua)
+    return ua
 
 
 def _pick(rng: np.random.Generator, items: list, weights, n: int) -> np.ndarray:
@@ -199,7 +229,11 @@ def traffic(opts: GenerateOptions, site: str, seed_offset: int = 0) -> pl.DataFr
         "bytes": rng.integers(9_000, 60_000, len(b_of)),
     })
 
-    all_ua = [humans[i][2] for i in v_ua] + [bots[i][2] for i in b_ua]
+    # Each visitor's own variant, drawn from a generator of its own so the rest of the data
+    # stays what this seed always gave.
+    versions = np.random.default_rng(opts.seed + seed_offset + 7919).integers(0, 1 << 30, (len(v_ua), 4))
+    all_ua = [agent_variant(humans[i][2], r) for i, r in zip(v_ua, versions, strict=True)] \
+        + [bots[i][2] for i in b_ua]
     all_ip = v_ip + [f"66.249.{rng.integers(64, 95)}.{rng.integers(1, 254)}" for _ in range(opts.bots)]
     all_country = [COUNTRIES[i][0] for i in v_country] + ["US"] * opts.bots
     all_edge = [COUNTRIES[i][2] for i in v_country] + ["IAD89-C1"] * opts.bots
