@@ -182,8 +182,7 @@ def run_build(lake: Path, out: Path) -> dict:
 
     from pipelines.config import load_settings
     from pipelines.ingest import ingest
-    from pipelines.models import SilverObjects, Window, build, plan_batches
-    from pipelines.storage import Storage
+    from pipelines.models import Window, build, build_batches
 
     work = out / "lake"
     (work / "landing").mkdir(parents=True)
@@ -201,8 +200,7 @@ def run_build(lake: Path, out: Path) -> dict:
     ingest_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     one_s, one_rss, report = timed(Window(day, day))
     every = Window(days[0], days[-1])
-    batches = len(plan_batches(every, SilverObjects(Storage(settings.lake.root)).bytes_by_day(),
-                               settings.build.batch_bytes))
+    batches = len(build_batches(settings, every))
     all_s, all_rss, _ = timed(every)
     return {"seconds": one_s, "day": day.isoformat(), "days": len(days), "batches": batches,
             "all_seconds": all_s, "ingest_rss_mb": ingest_rss, "day_rss_mb": one_rss, "all_rss_mb": all_rss,

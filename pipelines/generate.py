@@ -75,9 +75,9 @@ def _user_agents() -> list[tuple[str, float, str]]:
     return [(r["kind"], float(r["weight"]), r["user_agent"]) for r in rows]
 
 
-_ANDROID_MODELS = ("Pixel 8", "Pixel 7a", "Pixel 6", "SM-S911B", "SM-A546B", "SM-G991B", "SM-A137F",
-                   "SM-A525F", "Redmi Note 12", "2201117TG", "CPH2371", "moto g54 5G", "M2101K6G",
-                   "V2207", "RMX3630", "SM-X710", "SM-T220")
+_PHONES = ("Pixel 8", "Pixel 7a", "Pixel 6", "SM-S911B", "SM-A546B", "SM-G991B", "SM-A137F",
+           "SM-A525F", "Redmi Note 12", "2201117TG", "CPH2371", "moto g54 5G", "M2101K6G",
+           "V2207", "RMX3630")
 
 
 def agent_variant(ua: str, r: np.ndarray) -> str:
@@ -100,7 +100,7 @@ def agent_variant(ua: str, r: np.ndarray) -> str:
         ua = re.sub(r"(?<=Version/)\d+\.\d+", f"{ios_major}.{ios_minor}", ua)
     ua = re.sub(r"(?<=Android )\d+", str(10 + int(r[3]) % 5), ua)
     if "Android" in ua and "Mobile" in ua:
-        ua = re.sub(r"(?<=; )(Pixel 8|SM-S911B)(?=\))", _ANDROID_MODELS[int(r[1]) % 15], ua)
+        ua = re.sub(r"(?<=; )(Pixel 8|SM-S911B)(?=\))", _PHONES[int(r[1]) % len(_PHONES)], ua)
     return ua
 
 

@@ -281,6 +281,12 @@ def plan_batches(window: Window, bytes_by_day: dict[str, int], batch_bytes: int)
     return [*batches, Window(start, window.end)]
 
 
+def build_batches(settings: Settings, window: Window, silver: SilverObjects | None = None) -> list[Window]:
+    """The batches of days a build of `window` runs, by the lake's silver bytes per day."""
+    silver = silver or SilverObjects(Storage(settings.lake.root))
+    return plan_batches(window, silver.bytes_by_day(), settings.build.batch_bytes)
+
+
 def build(settings: Settings, window: Window, models: list[str] | None = None,
           now: datetime | None = None) -> dict[str, dict[str, int]]:
     """Build marts on DuckDB for every day of `window`, in batches of days of at most
@@ -291,7 +297,7 @@ def build(settings: Settings, window: Window, models: list[str] | None = None,
     silver = SilverObjects(storage)
     names = [n for n in models or MARTS if n != "funnel_daily" or settings.funnels]  # no funnels: nothing to build
     report: dict[str, dict[str, int]] = {n: {} for n in names}
-    for batch in plan_batches(window, silver.bytes_by_day(), settings.build.batch_bytes):
+    for batch in build_batches(settings, window, silver):
         for name, days in _build_batch(settings, storage, silver, batch, names, now).items():
             report[name].update(days)
     storage.write_bytes(f"state/build/{window.start}_{window.end}.json",
