@@ -14,6 +14,7 @@ import base64
 import csv
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
@@ -386,12 +387,16 @@ def _write(storage: Storage, key: str, lines: list[bytes], gz: bool) -> int:
     return len(lines)
 
 
-def _deliver(storage: Storage, rng: np.random.Generator, text: list[str], arrival: np.ndarray,
-             opts: GenerateOptions, source: str, stream: str, redelivery_ms: tuple[int, int]) -> dict[str, int]:
+def _deliver(storage: Storage, rng: np.random.Generator, render: Callable[[np.ndarray], list[str]],
+             arrival: np.ndarray, opts: GenerateOptions, source: str, stream: str,
+             redelivery_ms: tuple[int, int]) -> dict[str, int]:
     """Firehose's delivery of records arriving at `arrival` (epoch ms): a few delivered twice
     (at-least-once), objects rotated every `object_minutes` of arrival time and keyed by
-    the arrival hour under landing/<source>/, a few lines damaged."""
-    n = len(text)
+    the arrival hour under landing/<source>/, a few lines damaged. `render` gives the
+    lines of the records at some positions: an object's lines are made when it is written,
+    so memory follows one object, not the day (a day's lines at once took 5.7 GB for 2M
+    requests)."""
+    n = len(arrival)
     dup = np.flatnonzero(rng.random(n) < opts.duplicate_rate)
     idx = np.concatenate([np.arange(n), dup])
     when = np.concatenate([arrival, arrival[dup] + rng.integers(*redelivery_ms, len(dup))])
@@ -404,7 +409,7 @@ def _deliver(storage: Storage, rng: np.random.Generator, text: list[str], arriva
         first = datetime.fromtimestamp(part_when[0] / 1000, tz=UTC)
         name = (f"{stream}-1-{first:%Y-%m-%d-%H-%M-%S}-"
                 f"{uuid.UUID(bytes=rng.bytes(16), version=4)}{'.gz' if opts.gzip else ''}")
-        body = _corrupt(rng, [text[i] for i in part_idx], opts.malformed_rate)
+        body = _corrupt(rng, render(part_idx), opts.malformed_rate)
         stats["lines"] += _write(storage, f"landing/{source}/{first:%Y/%m/%d/%H}/{name}", body, opts.gzip)
         stats["objects"] += 1
     return stats
@@ -413,23 +418,21 @@ def _deliver(storage: Storage, rng: np.random.Generator, text: list[str], arriva
 def write_rtl(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) -> dict[str, int]:
     """Deliver requests as Firehose objects: rotated by arrival time, keyed by arrival hour."""
     rng = np.random.default_rng(opts.seed + 101)
-    lines = rtl_lines(reqs, RTL_DIST, RTL_DIST_ID)
-    n = len(lines)
+    n = reqs.height
     arrival = reqs["ts"].to_numpy() + rng.integers(1_000, 60_000, n)
     late = rng.random(n) < opts.late_rate
     arrival = np.where(late, arrival + rng.integers(3_600_000, 3 * 3_600_000, n), arrival)
-    stats = _deliver(storage, rng, lines.to_list(), arrival, opts, "rtl", STREAM, (60_000, 900_000))
+    stats = _deliver(storage, rng, lambda at: rtl_lines(reqs[at], RTL_DIST, RTL_DIST_ID).to_list(),
+                     arrival, opts, "rtl", STREAM, (60_000, 900_000))
     return {**stats, "late": int(late.sum())}
 
 
 def write_standard(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) -> dict[str, int]:
     """Deliver requests as standard log files: per request hour, 1–3 files, unordered lines."""
     rng = np.random.default_rng(opts.seed + 202)
-    lines = standard_lines(reqs, STD_DIST)
     hours = (reqs["ts"] // 3_600_000).to_numpy()
     header = [b"#Version: 1.0", ("#Fields: " + " ".join(STANDARD_FIELDS_33)).encode()]
     stats = {"objects": 0, "lines": 0}
-    text = lines.to_list()
     for h in np.unique(hours):
         members = np.flatnonzero(hours == h)
         rng.shuffle(members)
@@ -438,7 +441,7 @@ def write_standard(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) 
             if len(part) == 0:
                 continue
             key = f"landing/standard/{STD_DIST_ID}.{stamp:%Y-%m-%d-%H}.{rng.bytes(4).hex()}.gz"
-            body = header + _corrupt(rng, [text[i] for i in part], opts.malformed_rate)
+            body = header + _corrupt(rng, standard_lines(reqs[part], STD_DIST).to_list(), opts.malformed_rate)
             _write(storage, key, body, True)
             stats["lines"] += len(part)
             stats["objects"] += 1
@@ -508,9 +511,10 @@ def write_beacon(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) ->
     """Deliver beacon records as Firehose objects under landing/beacon/, by arrival time."""
     rng = np.random.default_rng(opts.seed + 404)
     events = beacon_events(reqs, opts)
-    text = beacon_lines(events).to_list()
+    text = beacon_lines(events)
     arrival = events["received"].to_numpy() + rng.integers(500, 30_000, len(text))
-    return {**_deliver(storage, rng, text, arrival, opts, "beacon", "footfall-beacon", (1_000, 60_000)),
+    return {**_deliver(storage, rng, lambda at: text.gather(at).to_list(), arrival, opts, "beacon",
+                       "footfall-beacon", (1_000, 60_000)),
             "events": len(text)}
 
 
