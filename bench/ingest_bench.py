@@ -122,7 +122,7 @@ def run_footfall(lake: Path, out: Path) -> dict:
     return {"lines": summary.lines, "rows": summary.rows, "seconds": seconds,
             "parse_seconds": summary.parse_seconds, "merge_seconds": summary.merge_seconds,
             "partitions": summary.partitions, "quarantined": summary.quarantined,
-            "duplicates": summary.duplicates}
+            "duplicates": summary.duplicates, "stages": summary.stage_seconds}
 
 
 def run_duckdb(lake: Path, out: Path) -> dict:
@@ -353,6 +353,11 @@ def main() -> int:
           f"{f['lines_per_s'] / a['lines_per_s']:.2f}x")
     print(f"(Footfall phases: parse {f['parse_seconds']:.1f}s, merge {f['merge_seconds']:.1f}s; "
           f"{f['rows']:,} rows, {f['duplicates']:,} duplicates, {f['quarantined']:,} quarantined)")
+    busy = sum(f["stages"].values())
+    print(f"Footfall's time by stage (the median run; thread-seconds, {busy / f['seconds']:.2f} threads "
+          f"busy on average):")
+    for stage, secs in f["stages"].items():
+        print(f"  {stage:30s}{secs:>7.2f}s {secs / lines * 1e6:>6.2f} us/line {secs / busy:>6.1%}")
     print(f"running footfall build on the {big_lines:,}-line lake ...", flush=True)
     results["build"] = contender("build", big)
     bld = results["build"]

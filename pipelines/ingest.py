@@ -43,6 +43,7 @@ from pipelines.landing import ChunkReader, discover, landing_hour
 from pipelines.memory import release_free_memory, tune_malloc
 from pipelines.partitions import MergeResult, merge_partition
 from pipelines.schemas import QUARANTINE, SILVER
+from pipelines.stageclock import StageClock
 from pipelines.staging import staging_folder
 from pipelines.storage import ObjectInfo, Storage
 from rtl_parser.beacon import BeaconParser
@@ -68,6 +69,7 @@ class ParseTask:
     settings: Settings
     key: bytes
     inner_workers: int = 1  # threads parsing this task's batches (when tasks < workers)
+    clock: StageClock = field(default_factory=StageClock, compare=False, repr=False)
 
 
 @dataclass
@@ -101,6 +103,12 @@ class IngestSummary:
     merge_seconds: float = 0.0
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
     entries: list[ledger.Entry] = field(default_factory=list)
+    clock: StageClock = field(default_factory=StageClock, repr=False)
+
+    @property
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds per stage of the hot path, summed over the worker threads."""
+        return self.clock.ordered()
 
     @property
     def lines_per_second(self) -> float:
@@ -250,7 +258,8 @@ class _Batch:
         self.number += 1
 
     def _process(self, lines: Lines, layout: tuple[str, ...] | None, number: int, members: list[int]) -> None:
-        parsed = self.parse(lines, layout)
+        with self.task.clock("parse fields"):
+            parsed = self.parse(lines, layout)
         _record(self.task, number, parsed, members, self.results, self.quarantines, self.opts, self.lock)
 
     def finish(self) -> None:
@@ -269,10 +278,11 @@ def _record(task: ParseTask, number: int, parsed, members: list[int],
         for part, n in parsed.extra_by_part.items():
             results[members[part]].extra_columns += n
     if parsed.rejects.num_rows:  # quarantines take their own lock
-        rejects = pl.from_arrow(parsed.rejects)
-        assert isinstance(rejects, pl.DataFrame)
-        for (part,), piece in rejects.partition_by("part", as_dict=True, maintain_order=True).items():
-            quarantines[members[part]].add(piece)
+        with task.clock("quarantine"):
+            rejects = pl.from_arrow(parsed.rejects)
+            assert isinstance(rejects, pl.DataFrame)
+            for (part,), piece in rejects.partition_by("part", as_dict=True, maintain_order=True).items():
+                quarantines[members[part]].add(piece)
     if parsed.frame.height:
         _stage(task, number, parsed.frame, members, results, opts, lock)
 
@@ -287,7 +297,16 @@ def _stage(task: ParseTask, number: int, rows: pl.DataFrame, members: list[int],
     ).to_series()
     table = TABLE_OF[task.source]
     enrich = enrich_requests if table == "requests" else enrich_events
-    silver = enrich(rows, keys, opts).with_columns(part=rows["part"], _order=order)
+    with task.clock("enrich"):
+        silver = enrich(rows, keys, opts).with_columns(part=rows["part"], _order=order)
+    with task.clock("spill to staging"):
+        _spill(task, number, silver, members, results, lock)
+
+
+def _spill(task: ParseTask, number: int, silver: pl.DataFrame, members: list[int],
+           results: dict[int, ObjectResult], lock: threading.Lock) -> None:
+    """Write an enriched batch to staging, one file per record hour."""
+    table = TABLE_OF[task.source]
     first = task.objects[0][0]
     touched = silver.group_by(["part", "dt", "hour"]).len()
     with lock:
@@ -341,15 +360,17 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
                                  max_line_bytes=settings.ingest.max_line_bytes,
                                  max_total_bytes=settings.ingest.max_object_bytes)
             next_line, per_object = 1, None
-            for n, chunk in enumerate(reader):
+            for n, chunk in enumerate(task.clock.iterate("read + gunzip", reader)):
                 if task.source in ("rtl", "beacon"):  # one layout per object: TSV or NDJSON
-                    lines = split_lines(chunk, next_line, settings.ingest.max_line_bytes)
+                    with task.clock("split lines"):
+                        lines = split_lines(chunk, next_line, settings.ingest.max_line_bytes)
                     next_line += lines.span
                     segments = [((task.source,), lines)] if len(lines.line_no) else []
                 elif n == 0 and chunk.lstrip()[:1] == b"{" or per_object is not None:
                     # Standard logging v2 as JSON lines: parsed object by object.
                     per_object = per_object or StandardJsonParser(**opts)
-                    parsed = per_object.feed(chunk)
+                    with task.clock("parse fields"):
+                        parsed = per_object.feed(chunk)
                     result.lines += parsed.lines
                     next_line = per_object.next_line
                     _record(task, 10**6 + index * 1000 + n, parsed, [index], results,
@@ -359,18 +380,21 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
                     if n == 0:  # each standard log object starts with its own directives
                         std.names = StandardParser().names
                         std.next_line = 1
-                    lines, segments = std.segments(chunk)
+                    with task.clock("split lines"):
+                        lines, segments = std.segments(chunk)
                     next_line = std.next_line
                 result.lines += lines.count
-                quarantine.add(lines.rejects)
+                with task.clock("quarantine"):
+                    quarantine.add(lines.rejects)
                 for layout, piece in segments:
                     batch.add(index, piece, len(chunk) * len(piece.line_no) // max(1, lines.count), layout)
             if reader.error:
                 _unreadable(quarantine, result, next_line, reader.error)
     batch.finish()
-    for index, quarantine in quarantines.items():
-        results[index].quarantine_key = quarantine.close()
-        results[index].quarantined = quarantine.count
+    with task.clock("quarantine"):
+        for index, quarantine in quarantines.items():
+            results[index].quarantine_key = quarantine.close()
+            results[index].quarantined = quarantine.count
     return [results[i] for i, _ in task.objects]
 
 
@@ -382,17 +406,20 @@ class MergeTask:
     dt: str
     hour: int
     reprocessed: frozenset[str]
+    clock: StageClock = field(default_factory=StageClock, compare=False, repr=False)
 
 
 def merge_hour(task: MergeTask) -> MergeResult:
     """Phase 2 for one hour (runs in a worker thread)."""
     tune_malloc()
     files = sorted(Path(task.folder).glob("*.arrow"))
-    # Decoded in parallel, and passed on without a reference here, so the merge can free it.
-    result = merge_partition(Storage(task.lake_root), task.table, task.dt, task.hour,
-                             pl.scan_ipc(files).collect().rechunk(),
-                             key_column=KEY_OF[task.table], schema=SILVER[task.table],
-                             reprocessed=set(task.reprocessed))
+    with task.clock("merge: read staged"):
+        staged = [pl.scan_ipc(files).collect().rechunk()]  # decoded in parallel
+    with task.clock("merge: de-duplicate + write"):
+        # Handed over without a reference left here, so the merge can free it early.
+        result = merge_partition(Storage(task.lake_root), task.table, task.dt, task.hour, staged.pop(),
+                                 key_column=KEY_OF[task.table], schema=SILVER[task.table],
+                                 reprocessed=set(task.reprocessed))
     shutil.rmtree(task.folder, ignore_errors=True)
     return result
 
@@ -450,23 +477,26 @@ def _executor(workers: int) -> Executor:
 
 
 def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: str,
-               key: bytes, first: int = 0) -> list[ParseTask]:
+               key: bytes, first: int = 0, clock: StageClock | None = None) -> list[ParseTask]:
     """Group consecutive objects of a source into tasks of roughly equal size: enough tasks
     to keep every worker busy, each big enough that small objects share fixed costs."""
     total = sum(o.size for _, o in todo)
     target = max(1 << 20, total // max(1, settings.ingest.workers * 16))
+    clock = clock or StageClock()
     tasks: list[ParseTask] = []
     group: list[tuple[int, ObjectInfo]] = []
     size, source = 0, None
     for i, (s, o) in enumerate(todo, start=first):
         if group and (s != source or size >= target):
-            tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key))
+            tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key,
+                                   clock=clock))
             group, size = [], 0
         group.append((i, o))
         size += o.size
         source = s
     if group:
-        tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key))
+        tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key,
+                                   clock=clock))
     return sorted(tasks, key=lambda t: -sum(o.size for _, o in t.objects))
 
 
@@ -586,7 +616,7 @@ def _ingest_wave(settings: Settings, key: bytes, todo: list[tuple[str, ObjectInf
     """Both phases for consecutive objects of the run (`first` is the index of the first)."""
     t0 = time.perf_counter()
     with staging_folder(summary.run_id) as staging:
-        tasks = plan_tasks(todo, settings, staging, key, first=first)
+        tasks = plan_tasks(todo, settings, staging, key, first=first, clock=summary.clock)
         if len(tasks) < settings.ingest.workers:  # few large objects: parallel within them
             inner = settings.ingest.workers // len(tasks)
             tasks = [dataclasses.replace(t, inner_workers=inner) for t in tasks]
@@ -601,7 +631,7 @@ def _ingest_wave(settings: Settings, key: bytes, todo: list[tuple[str, ObjectInf
         release_free_memory()  # the parse phase's caches, before the merge phase's peak
         hours = sorted({(TABLE_OF[r.source], *h) for r in results for h in r.hours})
         merges = [MergeTask(settings.lake.root, t, os.path.join(staging, t, f"{d}_{h:02d}"), d, h,
-                            reprocessed) for t, d, h in hours]
+                            reprocessed, summary.clock) for t, d, h in hours]
         progress.plan_merges(len(merges))
         staged: dict[tuple[str, str, int], int] = defaultdict(int)
         for r in results:

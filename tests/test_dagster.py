@@ -75,6 +75,9 @@ def test_a_day_materialises_through_dagster_with_every_check_passing(small_lake)
     assert meta["rows_written"].value == silver_count(root) > 0
     assert meta["lines"].value == (meta["rows_written"].value + meta["duplicates"].value
                                    + meta["rows_quarantined"].value)
+    # Where the run's time went, stage by stage, in the order a line meets them.
+    stages = [row.split(" | ")[0].strip("| ") for row in meta["time_by_stage"].value.splitlines()[2:]]
+    assert stages[:3] == ["read + gunzip", "split lines", "parse fields"] and stages[-1] == "merge: de-duplicate + write"
     events = ingest_run.asset_materializations_for_node("silver__events")[0].metadata
     beacon_views = duckdb.sql(f"select count(*) from read_parquet('{root}/silver/events/*/*/*.parquet') "
                               "where event_type = 'page_view'").fetchall()[0][0]

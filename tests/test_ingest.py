@@ -365,3 +365,16 @@ def test_standard_logging_v2_json_objects_ingest_with_their_own_reasons(tmp_path
     assert row["is_page_view"] is True and summary.quarantined == 1
     reasons = pl.read_parquet(str(root / "quarantine/standard/*/*.parquet"))["reason"].to_list()
     assert reasons == ["not a JSON object"]
+
+
+def test_the_time_by_stage_adds_up_to_no_more_than_the_run(small_lake):
+    """`stage_seconds` says where a run's time went. With one worker the stages run one
+    after another in one thread, so a stage counted twice (or nested in another) would
+    add up to more than the run took."""
+    root, _ = small_lake
+    summary = ingest(settings(root, workers=1), KEY)
+    stages = summary.stage_seconds
+    assert list(stages) == ["read + gunzip", "split lines", "parse fields", "enrich", "spill to staging",
+                            "quarantine", "merge: read staged", "merge: de-duplicate + write"]
+    assert all(seconds > 0 for seconds in stages.values())
+    assert sum(stages.values()) <= summary.seconds

@@ -11,7 +11,7 @@ from datetime import date
 
 import dagster as dg
 
-from dagster_project.metadata import preview
+from dagster_project.metadata import preview, stage_times
 from dagster_project.partitions import DAILY, run_window
 from dagster_project.resources import FootfallResource, HashKeyResource
 from pipelines.ingest import EVENT_SOURCES, REQUEST_SOURCES, IngestSummary, ingest
@@ -73,6 +73,7 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
             "hour_partitions_rewritten": summary.partitions,
             "days_written": ", ".join(d.isoformat() for d in sorted(written)) or "none",
             "lines_per_second": round(summary.lines_per_second),
+            "time_by_stage": stage_times(summary.stage_seconds),
         }
         if hours:
             newest = max(hours)
