@@ -488,15 +488,13 @@ def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: 
     size, source = 0, None
     for i, (s, o) in enumerate(todo, start=first):
         if group and (s != source or size >= target):
-            tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key,
-                                   clock=clock))
+            tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key, clock=clock))
             group, size = [], 0
         group.append((i, o))
         size += o.size
         source = s
     if group:
-        tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key,
-                                   clock=clock))
+        tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key, clock=clock))
     return sorted(tasks, key=lambda t: -sum(o.size for _, o in t.objects))
 
 
