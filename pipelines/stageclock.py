@@ -26,6 +26,9 @@ STAGES = (
 )
 
 
+_DONE = object()  # the end of an iteration
+
+
 class StageClock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
@@ -47,13 +50,10 @@ class StageClock:
         """The items of `items`, with the time spent producing each counted to `stage`."""
         it = iter(items)
         while True:
-            start = time.perf_counter()
-            try:
-                item = next(it)
-            except StopIteration:
-                self.add(stage, time.perf_counter() - start)
+            with self(stage):
+                item = next(it, _DONE)
+            if item is _DONE:
                 return
-            self.add(stage, time.perf_counter() - start)
             yield item
 
     def ordered(self) -> dict[str, float]:
