@@ -114,11 +114,19 @@ def test_visitor_header_case_insensitive_and_not_forgeable():
     assert row["visitor_token"] is None
 
 
-def test_visitor_header_in_unusual_case_uses_slow_path():
-    row = parse(line(**{"cs-headers": "host:x%0AX-vIsItOr-Id:Q1%0A",
-                        "cs-header-names": "host%0AX-vIsItOr-Id%0A",
-                        "cs-headers-count": "2"})).rows.to_pylist()[0]
-    assert row["visitor_token"] == "Q1"
+def test_visitor_header_in_any_case_at_any_position_and_of_any_length():
+    def token(headers: str) -> str | None:
+        return parse(line(**{"cs-headers": headers, "cs-header-names": "host%0Ax-visitor-id%0A",
+                             "cs-headers-count": "2"})).rows.to_pylist()[0]["visitor_token"]
+
+    assert token("host:x%0AX-vIsItOr-Id:Q1%0A") == "Q1"
+    assert token("X-Visitor-Id:first%0Ahost:x%0A") == "first"  # the field's first entry
+    assert token("host:x%0Ax-visitor-id:last") == "last"  # no terminator after the last
+    long = "v" * 300 + "w"  # longer than the slice the value is usually cut from
+    assert token(f"host:x%0Ax-visitor-id:{long}%0Aaccept:y%0A") == long
+    assert token(f"x-visitor-id:{long}") == long
+    # The first of two entries wins, whatever their case.
+    assert token("host:x%0AX-VISITOR-ID:one%0Ax-visitor-id:two%0A") == "one"
 
 
 def test_headers_truncated_when_count_exceeds_kept():
