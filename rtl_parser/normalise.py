@@ -145,29 +145,28 @@ def extract_header(headers: pl.Series, header: str) -> pl.Series:
     ahead by a literal prefilter); the value is then cut from a short slice after it, and
     only the rare value longer than that slice from the whole rest of the field.
     """
-    h = pl.col("h")
-    at = pl.col("at")
+    h, at = pl.col("h"), pl.col("at")
     # The match starts at the "%0A" before the name, or at 0 for the field's first entry.
     start = at + len(header) + 1 + pl.when((at == 0) & ~h.str.starts_with("%0A")).then(0).otherwise(3)
+
+    def cut(rest: pl.Expr) -> pl.Expr:  # the value: up to the next entry's "%0A", or the end
+        return rest.str.slice(0, rest.str.find("%0A", literal=True))
+
+    piece = pl.col("piece")
     found = (
         headers.to_frame("h").lazy()
         .with_columns(at=h.str.find(r"(?:^|%0A)(?i:" + re.escape(header) + "):"))
-        .select(h, start=start)
+        .with_columns(start=start)
         .select("start", piece=h.str.slice(pl.col("start"), _VALUE_SLICE))
-        .with_columns(end=pl.col("piece").str.find("%0A", literal=True))
-        .select("start",
-                value=pl.when(pl.col("end").is_not_null())
-                .then(pl.col("piece").str.slice(0, pl.col("end"))).otherwise("piece"),
-                cut=(pl.col("end").is_null() & (pl.col("piece").str.len_chars() == _VALUE_SLICE))
-                .fill_null(False))
+        .select("start", value=cut(piece),
+                long=(piece.str.len_chars() == _VALUE_SLICE) & ~piece.str.contains("%0A", literal=True))
         .collect()
     )
     value = found["value"]
-    long = found["cut"].arg_true()
+    long = found["long"].fill_null(False).arg_true()
     if long.len():  # values longer than the slice: cut from the whole rest of the field
-        rest = pl.DataFrame({"h": headers.gather(long), "start": found["start"].gather(long)}).select(
-            h.str.slice(pl.col("start"))).to_series()
-        value = value.scatter(long, rest.str.slice(0, rest.str.find("%0A", literal=True)))
+        rest = pl.DataFrame({"h": headers.gather(long), "start": found["start"].gather(long)})
+        value = value.scatter(long, rest.select(cut(h.str.slice(pl.col("start")))).to_series())
     return value
 
 
