@@ -208,13 +208,18 @@ def normalise(
                        pl.lit(f"{field} is not a number: ") + raw.str.slice(0, 40)))
         return value
 
+    def milliseconds(field: str, dtype: pl.DataType, scale: int, low: int, high: int) -> pl.Expr:
+        """A number of seconds (scale 1000) or milliseconds as whole ms of `dtype`; a value
+        outside [low, high) ms — "1e400" reads as infinity — rejects the row."""
+        ms = (number(field, pl.Float64) * scale).round(0)
+        checks.append((~ms.is_between(low, high, closed="left"), pl.lit(f"{field} out of range")))
+        return ms.cast(dtype, strict=False)
+
     # --- time --------------------------------------------------------------------------------
-    if "timestamp(ms)" in df.columns:
-        ts_ms = number("timestamp(ms)", pl.Float64).round(0).cast(pl.Int64)
-        ts_missing = pl.col("timestamp(ms)").is_null()
-    elif "timestamp" in df.columns:
-        ts_ms = (number("timestamp", pl.Float64) * 1000).round(0).cast(pl.Int64)
-        ts_missing = pl.col("timestamp").is_null()
+    if "timestamp(ms)" in df.columns or "timestamp" in df.columns:
+        field = "timestamp(ms)" if "timestamp(ms)" in df.columns else "timestamp"
+        ts_ms = milliseconds(field, pl.Int64, 1 if field == "timestamp(ms)" else 1000, _TS_MIN, _TS_MAX)
+        ts_missing = pl.col(field).is_null()
     else:
         stamp = _col(df, "date") + pl.lit(" ") + _col(df, "time")
         parsed = stamp.str.strptime(pl.Datetime("ms"), "%Y-%m-%d %H:%M:%S", strict=False)
@@ -222,8 +227,8 @@ def normalise(
                        pl.lit("date/time not parseable: ") + stamp.str.slice(0, 40)))
         ts_ms = parsed.dt.epoch("ms")
         ts_missing = stamp.is_null()
+        checks.append(((ts_ms < _TS_MIN) | (ts_ms >= _TS_MAX), pl.lit("timestamp out of range")))
     checks.insert(0, (ts_missing, pl.lit("missing timestamp")))
-    checks.append(((ts_ms < _TS_MIN) | (ts_ms >= _TS_MAX), pl.lit("timestamp out of range")))
 
     cols: dict[str, pl.Expr] = {
         "ts": ts_ms.cast(pl.Datetime("ms", "UTC")),
@@ -237,7 +242,7 @@ def normalise(
     for field, (name, dtype) in _INT_FIELDS.items():
         cols[name] = number(field, dtype)
     for field, name in _SECONDS_FIELDS.items():
-        cols[name] = (number(field, pl.Float64) * 1000).round(0).cast(pl.Int32)
+        cols[name] = milliseconds(field, pl.Int32, 1000, -(2**31), 2**31)
 
     # --- URL: real-time logs keep the query inside cs-uri-stem, standard logs do not --------
     stem = _col(df, "cs-uri-stem")

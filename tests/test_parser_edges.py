@@ -149,6 +149,23 @@ def test_timestamp_out_of_range_is_rejected():
     assert result.rejects.to_pylist()[0]["reason"] == "timestamp out of range"
 
 
+def test_numbers_too_large_for_their_column_reject_the_line_not_the_batch():
+    """Found by the fuzz test: "1600020865E895" reads as infinity, and once crashed the
+    whole batch when cast to whole milliseconds."""
+    fields = realtime_positions([*FIELDS, "time-taken"])  # as the log orders them
+    base = dict(zip(FIELDS, line().decode().split("\t"), strict=True))
+    lines = [("\t".join({**base, "x-edge-request-id": f"id-{i}", "timestamp": ts, "time-taken": tt}[f]
+                         for f in fields)).encode()
+             for i, (ts, tt) in enumerate([("1600020865E895", "0.1"), ("nan", "0.1"),
+                                           ("1700000000.5", "1e400"), ("1700000000.5", "3000000"),
+                                           ("1700000000.5", "0.25")])]
+    result = RealtimeParser(fields).feed(b"\n".join(lines))
+    assert [r["reason"] for r in result.rejects.to_pylist()] == [
+        "timestamp out of range", "timestamp out of range", "time-taken out of range",
+        "time-taken out of range"]  # 3,000,000 s is more milliseconds than the column holds
+    assert result.rows.column("time_taken_ms").to_pylist() == [250]
+
+
 def test_v2_json_lines_without_log_fields_are_each_rejected():
     """Found by the fuzz test: objects with no known field (or none at all) once collapsed
     to one row and crashed the batch; each must be its own reject."""
