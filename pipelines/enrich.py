@@ -15,8 +15,8 @@ from pipelines.config import Settings
 from pipelines.hashing import daily_salt, hash_column
 from pipelines.schemas import EVENTS_POLARS, REQUESTS_POLARS
 from pipelines.useragent import classify_column
-from rtl_parser.decode import decode_once, map_distinct, percent_decode
-from rtl_parser.normalise import _referrer_parts, utm_columns
+from rtl_parser.decode import decode_once, percent_decode
+from rtl_parser.normalise import referrer_columns, utm_columns
 
 _SEP = "\x1f"  # unit separator: cannot appear in a decoded host, IP or user agent by accident
 
@@ -134,11 +134,10 @@ def enrich_events(parsed: pl.DataFrame, source_objects: str | list[str], opts: E
         visitor_token=pl.col("visitor").str.strip_chars().replace("", None),
     ).with_columns(dt=pl.col("ts").dt.date(), hour=pl.col("ts").dt.hour().cast(pl.Int32))
     df = pl.concat([df, classify_column(df["ua"])], how="horizontal")
-    ref = map_distinct(df["referrer"], _referrer_parts, pl.List(pl.String))
     query = percent_decode(df["query"].fill_null(""), decode_once)
     df = df.with_columns(
         visitor_id=visitor_id_column(df, opts, token="visitor_token", ip=pl.col("ip"), user_agent="ua"),
-        referrer_domain=ref.list.get(0, null_on_oob=True),
+        referrer_domain=referrer_columns(df["referrer"])["referrer_domain"],
         schema_version=pl.lit(1, pl.Int16),
         source_object=source_object_column(source_objects),
         **utm_columns(query),

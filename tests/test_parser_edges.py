@@ -6,7 +6,7 @@ import polars as pl
 
 from rtl_parser.fields import REALTIME_FIELDS, realtime_positions
 from rtl_parser.lines import split_lines
-from rtl_parser.normalise import forwarded_first
+from rtl_parser.normalise import forwarded_first, referrer_columns
 from rtl_parser.realtime import RealtimeParser
 
 FIELDS = ["timestamp", "c-ip", "sc-status", "cs-method", "cs-host", "cs-uri-stem",
@@ -95,6 +95,46 @@ def test_percent_25_decodes_once_and_user_agent_decodes_at_most_twice():
     row = parse(line(**{"cs-uri-stem": "/a%2520b?q=100%25", "cs-user-agent": "A%2520B%252541"})).rows.to_pylist()[0]
     assert row["path"] == "/a%20b" and row["query"] == "q=100%"
     assert row["user_agent"] == "A B%41"  # two decodes, never a third
+
+
+# (referrer, domain, path), worked out by hand from `urlsplit`'s rules.
+REFERRERS = [
+    ("https://www.Example.com/a/b?x=1#f", "example.com", "/a/b"),
+    ("example.com/p", "example.com", "/p"),  # scheme-less: read as a host first
+    ("HTTPS://WWW.A.B/C", "a.b", "/C"),  # the host's case folds, the path's does not
+    ("http://user:pw@Host.COM:8080", "host.com", "/"),
+    ("http://a.com#frag/x", "a.com", "/"),
+    ("https://a.com/x%20y?z", "a.com", "/x%20y"),
+    ("android-app://com.google.android.gm/", "com.google.android.gm", "/"),
+    ("a.com/x?r=http://b.com", None, None),  # "a.com/x?r=http" is no scheme, "a.com" no host
+    ("weird:stuff://x", None, None),
+    ("http://www./", None, None),
+    ("-", "-", "/"),
+    (" https://a.com/", "a.com", "/"),  # leading spaces and controls are stripped
+    ("https://a.\tcom/x", "a.com", "/x"),  # tabs and newlines removed anywhere
+    ("http://[2001:DB8::1]:80/p", "2001:db8::1", "/p"),
+    ("http://[fe80::1%Eth0]/", "fe80::1%Eth0", "/"),  # an IPv6 zone keeps its case,
+    ("http://Ab%Cd.com/", "ab%Cd.com", "/"),  # as does all after a `%` in any host
+    ("http://[::1/p", None, None),  # an unclosed bracket is no URL
+    ("http://[1.2.3.4]/", None, None),  # nor an IPv4 address in brackets
+    ("https://café.com/x", "café.com", "/x"),
+    ("", None, None),
+]
+
+
+def test_referrer_domain_and_path():
+    got = referrer_columns(pl.Series([r for r, _, _ in REFERRERS]))
+    assert list(zip(got["referrer_domain"], got["referrer_path"], strict=True)) == [
+        (d, p) for _, d, p in REFERRERS]
+
+
+def test_utm_values_decode_as_a_form_would():
+    """`+` is a space in a query value even where the value has no `%` escape. (The log
+    writes the client's `%` as `%25`: the client sent `caf%C3%A9+au+lait` and `e%2Bmail`.)"""
+    stem = "/?utm_source=news&utm_campaign=black+friday&utm_term=caf%25C3%25A9+au+lait&utm_medium=e%252Bmail"
+    row = parse(line(**{"cs-uri-stem": stem})).rows.to_pylist()[0]
+    assert (row["utm_source"], row["utm_campaign"], row["utm_term"], row["utm_medium"]) == (
+        "news", "black friday", "café au lait", "e+mail")
 
 
 def test_visitor_header_case_insensitive_and_not_forgeable():

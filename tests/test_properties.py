@@ -4,10 +4,13 @@ accounted for: lines = rows + duplicates + quarantined, per object."""
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +18,8 @@ from pipelines import ledger
 from pipelines.config import Ingest, Lake, Settings
 from pipelines.ingest import ingest
 from pipelines.storage import Storage
+from rtl_parser.decode import decode_form, decode_once, decode_twice, percent_decode
+from rtl_parser.normalise import referrer_columns
 from rtl_parser.realtime import RealtimeParser
 from rtl_parser.standard import StandardJsonParser, StandardParser
 from tests.conftest import FIXTURES, KEY
@@ -123,3 +128,49 @@ def test_ingest_reconciles_every_object(objects):
         assert summary.lines == summary.rows + summary.duplicates + summary.quarantined
     finally:
         shutil.rmtree(root)
+
+
+def _urlsplit_parts(value: str) -> tuple[str | None, str | None]:
+    """The referrer columns by their definition: `urlsplit`'s host without `www.`, and its
+    path (`/` when empty); a scheme-less value is read as a host first."""
+    try:
+        parts = urlsplit(value if "://" in value else "//" + value)
+        host = (parts.hostname or "").removeprefix("www.")
+    except ValueError:
+        return None, None
+    return (host, parts.path or "/") if host else (None, None)
+
+
+URL_PIECES = st.sampled_from([
+    "http", "HTTPS", "android-app", "1x", "a b", ":", "://", "//", "/", "?", "#", "@", "[", "]",
+    "[::1]", "[v1.x]", "[1.2.3.4]", "%", "%41", "www.", "WWW.", "Example.COM", "x.org", ":8080",
+    "user:pw@", "é", " ", "\t", "-", "a/b", "?q=http://b.com", "#f/x", ".", "café", "Ⅸ",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(URL_PIECES, max_size=8).map("".join) | st.text(max_size=30), max_size=40))
+def test_referrer_columns_read_urls_as_urlsplit_does(values):
+    series = pl.Series("r", [*values, None], dtype=pl.String)
+    got = referrer_columns(series)
+    expected = [_urlsplit_parts(v) for v in values] + [(None, None)]
+    assert list(zip(got["referrer_domain"], got["referrer_path"], strict=True)) == expected
+
+
+ESCAPED_PIECES = st.sampled_from([
+    "%", "%4", "%41", "%2f", "%2F", "%20", "%25", "%2541", "%C3%A9", "%C3", "%A9", "%E6%97%A5",
+    "%E6%97", "%F0%9F%98%80", "%FF", "%zz", "+", "a", "Z", "/", "?", "&", "=", "é", "日", "😀", " ",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(ESCAPED_PIECES, max_size=10).map("".join) | st.text(max_size=20), max_size=30))
+def test_percent_decoding_in_bulk_equals_unquote(values):
+    def twice(v: str) -> str:
+        once = unquote(v, errors="replace")
+        return unquote(once, errors="replace") if re.search("%[0-9A-Fa-f]{2}", once) else once
+
+    series = pl.Series("v", [*values, None], dtype=pl.String)
+    for fn, expected in ((decode_once, lambda v: unquote(v, errors="replace")), (decode_twice, twice),
+                         (decode_form, lambda v: unquote(v.replace("+", " "), errors="replace"))):
+        assert percent_decode(series, fn).to_list() == [*map(expected, values), None]
