@@ -43,7 +43,7 @@ bench: install
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq goaccess ; }
 	$(BIN)/python bench/ingest_bench.py
-	$(BIN)/python bench/url_variety_bench.py
+	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/collector_bench.py
 

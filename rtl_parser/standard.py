@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from rtl_parser.fields import STANDARD_ALIASES, STANDARD_FIELDS_33, standard_names
-from rtl_parser.lines import Lines, select, slice_lines, split_lines
+from rtl_parser.lines import Lines, select, slice_lines, split_lines, texts_at
 from rtl_parser.normalise import USED_FIELDS, empty, normalise
 from rtl_parser.result import ParseResult, finish, rejects_table
 from rtl_parser.split import split_fields
@@ -85,36 +86,71 @@ class StandardParser:
         return finish(parsed, short, lines, extra)
 
 
+# JSON keys worth reading (the fields `normalise` uses, under either name) → column name.
+_JSON_KEYS = {k: STANDARD_ALIASES.get(k, k) for k in sorted({*USED_FIELDS, *STANDARD_ALIASES})
+              if STANDARD_ALIASES.get(k, k) in USED_FIELDS}
+
+# One pass of DuckDB's JSON reader over the chunk: the lines that are objects with fields,
+# and the value of each key worth reading (null where absent). Materialised, so the reader
+# runs once per line, not again for the filter on its result (measured: 3x the time).
+_JSON_QUERY = r"""
+with objects as materialized (
+    select i, try(json_transform(line, '{struct}')) as fields from lines  -- "\r\n" is JSON space
+    where regexp_matches(line, '^\s*\{{') and not regexp_full_match(line, '\s*\{{\s*\}}\s*')
+)
+select i, unnest(fields) from objects where fields is not null order by i
+""".format(struct=json.dumps(dict.fromkeys(_JSON_KEYS, "VARCHAR")))
+
+
 class StandardJsonParser:
-    """Standard logging v2 delivered as JSON lines (every value is a string)."""
+    """Standard logging v2 delivered as JSON lines (every value is a string).
+
+    Read by DuckDB's JSON functions over the whole chunk, not line by line in Python (which
+    ran ~13x slower than the W3C reader on the same records)."""
 
     def __init__(self, *, visitor_header: str = "x-visitor-id", max_line_bytes: int = 65536):
         self.visitor_header = visitor_header
         self.max_line_bytes = max_line_bytes
         self.next_line = 1
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def _objects(self, text: pa.Array | pa.ChunkedArray) -> pl.DataFrame:
+        """Row index `i` and one column per key worth reading, for each line that is a
+        JSON object with at least one field."""
+        if self._con is None:
+            self._con = duckdb.connect()
+        self._con.register("lines", pa.table({"i": pa.array(np.arange(len(text))), "line": text}))
+        try:
+            out = pl.from_arrow(self._con.sql(_JSON_QUERY).to_arrow_table())
+        finally:
+            self._con.unregister("lines")
+        assert isinstance(out, pl.DataFrame)
+        return out
 
     def feed(self, chunk: bytes) -> ParseResult:
         lines = split_lines(chunk, self.next_line, self.max_line_bytes)
         self.next_line += lines.span
-        text = pl.Series(lines.text, dtype=pl.String).str.strip_chars_end("\r\n")
-        records: list[dict | None] = []
-        for value in text.to_list():  # v2 JSON is low-volume; json.loads is C code
-            try:
-                obj = json.loads(value)
-                # An object with no fields is not a log record (and would make a zero-width row).
-                records.append(obj if isinstance(obj, dict) and obj else None)
-            except ValueError:
-                records.append(None)
-        ok = np.array([r is not None for r in records], dtype=bool)
+        objects = self._objects(lines.text)
+        ok = np.zeros(len(lines.line_no), dtype=bool)
+        ok[objects["i"].to_numpy()] = True
         rejects = list(lines.rejects)
-        rejects += [(int(n), "not a JSON object", t.encode())
-                    for n, t, good in zip(lines.line_no, text.to_list(), ok, strict=True) if not good]
-        good = [{STANDARD_ALIASES.get(k, k): (None if v in ("-", "") else str(v))
-                 for k, v in r.items()} for r in records if r is not None]
-        if not good:
+        if not ok.all():
+            bad = np.flatnonzero(~ok)
+            text = texts_at(lines, bad).str.strip_chars_end("\r\n")
+            rejects += [(int(n), "not a JSON object", t.encode()) for n, t in
+                        zip(lines.line_no[bad], text.to_list(), strict=True)]
+        if not ok.any():
             return ParseResult(frame=empty(), rejects=rejects_table(sorted(rejects)),
                                lines=lines.count)
-        raw = pl.DataFrame(good, infer_schema_length=None).cast(pl.String)
+        # A column for each field that some record of the chunk gives a value: `normalise`
+        # goes by which fields are there (`timestamp(ms)`, or `date` and `time`).
+        values = objects.drop("i").select(pl.all().replace(["-", ""], None))
+        columns: dict[str, list[str]] = {}
+        for key, name in _JSON_KEYS.items():
+            if values[key].null_count() < values.height:
+                columns.setdefault(name, []).append(key)
+        raw = values.select(pl.coalesce(keys).alias(name) for name, keys in columns.items()) \
+            if columns else pl.DataFrame({"_": pl.repeat(None, values.height, dtype=pl.String, eager=True)})
         kept = select(lines, ok)
         parsed = normalise(raw, visitor_header=self.visitor_header, **_NORMALISE).with_columns(
             line_no=pl.Series(kept.line_no), part=pl.Series(kept.parts())

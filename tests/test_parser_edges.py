@@ -206,6 +206,26 @@ def test_numbers_too_large_for_their_column_reject_the_line_not_the_batch():
     assert result.rows.column("time_taken_ms").to_pylist() == [250]
 
 
+def test_v2_json_lines_read_like_their_w3c_twins():
+    """Numbers as text, `-` as missing, either name of an aliased field, JSON space around
+    an object (CRLF included); empty objects, arrays and broken lines are each rejected."""
+    from rtl_parser.standard import StandardJsonParser
+
+    data = (b'{"timestamp(ms)": "1762045323456", "cs(Host)": "d1.cloudfront.net", "sc-status": 304,'
+            b' "cs-uri-stem": "/a%2520b", "cs(Referer)": "-", "x-edge-request-id": "r1"}\r\n'
+            b'\t { "timestamp(ms)": "1762045323457", "distribution-host": "d2.cloudfront.net",'
+            b' "sc-status": "200", "cs-referer": "https://www.Example.org/x", "x-edge-request-id": "r2"} \n'
+            b'{ }\n[1]\n{"timestamp(ms)": "1762045323458"\n')
+    result = StandardJsonParser().feed(data)
+    rows = result.rows.to_pylist()
+    assert [(r["request_id"], r["status"], r["distribution_host"], r["path"], r["referrer_domain"])
+            for r in rows] == [("r1", 304, "d1.cloudfront.net", "/a%20b", None),
+                               ("r2", 200, "d2.cloudfront.net", None, "example.org")]
+    assert [(r["line_no"], r["reason"]) for r in result.rejects.to_pylist()] == [
+        (3, "not a JSON object"), (4, "not a JSON object"), (5, "not a JSON object")]
+    assert result.lines == 5
+
+
 def test_v2_json_lines_without_log_fields_are_each_rejected():
     """Found by the fuzz test: objects with no known field (or none at all) once collapsed
     to one row and crashed the batch; each must be its own reject."""
