@@ -94,7 +94,7 @@ class Ingest:
     max_line_bytes: int = 65536  # longer lines are quarantined
     max_object_bytes: int = 8 * 1024**3  # decompressed size cap per object (gzip bombs stop here)
     workers: int = 2  # parallel ingest threads
-    wave_bytes: int = 1024**3  # landing bytes per wave of a long backlog (bounds local staging)
+    wave_bytes: int = 384 * 1024**2  # landing bytes per wave of a long backlog (bounds local staging and the peak)
 
 
 _SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
