@@ -60,7 +60,8 @@ def map_distinct(
 def percent_decode(series: pl.Series, fn: Callable[[str], str] = decode_once) -> pl.Series:
     """Decode a string column as `fn` (one of the decoders above) would, touching only
     values that contain an escape (or a `+`, for a form), each distinct one once."""
-    has_escape = series.str.contains("[%+]" if fn is decode_form else "%").fill_null(False)
+    has_escape = (series.str.contains("[%+]") if fn is decode_form
+                  else series.str.contains("%", literal=True)).fill_null(False)
     if not has_escape.any():
         return series
     decoded = on_distinct(series.filter(has_escape), lambda uniq: pl.DataFrame({"v": _decode_bulk(uniq, fn)}))
