@@ -11,6 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from pipelines.config import Settings, load_settings
+from pipelines.hashing import MissingKeyError, load_key
 from pipelines.storage import Storage
 
 
@@ -30,20 +31,25 @@ class FootfallResource(dg.ConfigurableResource):
 
 
 class HashKeyResource(dg.ConfigurableResource):
-    """The secret for keyed pseudonymisation; give it with `dg.EnvVar`, never a literal."""
+    """The secret for keyed pseudonymisation, found as the CLI finds it: the environment
+    variable `identity.hash_key_env`, else the secret store `identity.hash_key_secret`.
+    `key` is for tests and the demo; never put a real key in code or run config."""
 
-    key: str = Field(description="HMAC key (at least 16 characters), from the environment")
+    key: str | None = Field(default=None, description="HMAC key itself (tests, demo); "
+                            "default: from the environment or the secret store")
 
-    def bytes(self) -> bytes:
-        if len(self.key) < 16:
-            raise dg.Failure("the hash key is shorter than 16 characters: set FOOTFALL_HASH_KEY "
-                             "to a secret from your secret store")
+    def bytes(self, settings: Settings) -> bytes:
+        try:
+            if self.key is None:
+                return load_key(settings.identity)
+            if len(self.key) < 16:
+                raise MissingKeyError("the hash key is shorter than 16 characters")
+        except MissingKeyError as err:
+            raise dg.Failure(str(err)) from None
         return self.key.encode()
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """What `definitions.py` binds: settings from the environment, the key from FOOTFALL_HASH_KEY."""
-    return {
-        "footfall": FootfallResource(),
-        "hash_key": HashKeyResource(key=dg.EnvVar("FOOTFALL_HASH_KEY")),
-    }
+    """What `definitions.py` binds: settings from the environment, the key from the
+    environment or the secret store, read when a run needs it."""
+    return {"footfall": FootfallResource(), "hash_key": HashKeyResource()}

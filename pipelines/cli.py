@@ -159,7 +159,7 @@ def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...]) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    key = load_key(settings.identity.hash_key_env)
+    key = load_key(settings.identity)
     _lake(settings)
     return run_ingest(settings, key, tuple(args.sources))
 
@@ -423,7 +423,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
     if bool(args.visitor) == bool(args.visitor_id):
         raise UserError("give --visitor RAW_ID (the first-party id) or --visitor-id HASH, not both")
     settings = _settings(args)
-    key = load_key(settings.identity.hash_key_env)
+    key = load_key(settings.identity)
     _lake(settings)
     with console.status("erasing"):
         result = erase(settings, key, raw_id=args.visitor, visitor_id=args.visitor_id, dry_run=args.dry_run)

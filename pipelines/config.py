@@ -38,6 +38,9 @@ class Rtl:
 class Identity:
     visitor_header: str = "x-visitor-id"  # request header with the first-party visitor id
     hash_key_env: str = "FOOTFALL_HASH_KEY"  # environment variable holding the secret key
+    # Where to fetch the key when that variable is unset: an AWS Secrets Manager secret
+    # (name or ARN, `#field` to pick one field of a JSON secret) or `ssm:/parameter/name`.
+    hash_key_secret: str = ""
     derived_salt_rotation: str = "daily"  # "daily" or "none" for ids derived from IP+UA
     client_ip: str = "c-ip"  # "c-ip" or "x-forwarded-for" (when behind another proxy)
 

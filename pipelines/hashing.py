@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from rtl_parser.decode import map_distinct
+
+if TYPE_CHECKING:
+    from pipelines.config import Identity
 
 ID_HEX = 32  # contract §7.1: 32 hex characters
 
@@ -19,15 +24,54 @@ class MissingKeyError(RuntimeError):
     """The hash key is not configured."""
 
 
-def load_key(env_name: str = "FOOTFALL_HASH_KEY") -> bytes:
-    value = os.environ.get(env_name, "")
+def load_key(identity: Identity) -> bytes:
+    """The key from the environment variable `identity.hash_key_env` or, when that is
+    unset, from the secret store named by `identity.hash_key_secret`."""
+    env_name, ref = identity.hash_key_env, identity.hash_key_secret
+    value, where = os.environ.get(env_name, ""), env_name
+    if not value and ref:
+        value, where = read_secret(ref), ref
     if len(value) < 16:
+        make = "python -c 'import secrets;print(secrets.token_hex(32))'"
+        if value:
+            raise MissingKeyError(f"the hash key in {where} is shorter than 16 characters: "
+                                  f"replace it with a longer secret (e.g. from `{make}`)")
         raise MissingKeyError(
-            f"the hash key is missing: set {env_name} to a secret of at least 16 characters "
-            f"(e.g. `export {env_name}=$(python -c 'import secrets;print(secrets.token_hex(32))')`), "
-            "or keep it in your secret store and export it before running"
+            f"the hash key is missing: {env_name} is not set and identity.hash_key_secret names "
+            f"no secret. Set {env_name} to a secret of at least 16 characters (e.g. `export "
+            f"{env_name}=$({make})`) or name a Secrets Manager secret or SSM parameter there"
         )
     return value.encode()
+
+
+@lru_cache(maxsize=8)
+def read_secret(ref: str) -> str:
+    """A secret's text from AWS Secrets Manager (`name-or-arn[#json-field]`) or SSM Parameter
+    Store (`ssm:/name`, decrypted), read once per process."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        if ref.startswith("ssm:"):
+            name = ref.removeprefix("ssm:")
+            where = f"SSM parameter {name}"
+            return boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        secret_id, _, field = ref.partition("#")
+        where = f"Secrets Manager secret {secret_id}"
+        text = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id).get("SecretString", "")
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        raise MissingKeyError(f"cannot read the hash key from {where}: {error.get('Code')}: "
+                              f"{error.get('Message')}") from None
+    except BotoCoreError as err:
+        raise MissingKeyError(f"cannot read the hash key from {where}: {err}") from None
+    if not field:
+        return text
+    try:
+        value = json.loads(text)[field]
+    except (ValueError, TypeError, KeyError):
+        raise MissingKeyError(f"{where} is not a JSON object with a field {field!r}") from None
+    return value if isinstance(value, str) else ""
 
 
 def demo_key(path: Path) -> bytes:

@@ -50,7 +50,8 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
             if phase == "wave" and total > 1:  # a long backlog: say how far it has got
                 context.log.info(f"{table}: wave {done} of {total} ingested and in the ledger")
 
-        summary = ingest(footfall.settings(), hash_key.bytes(), sources=SOURCES[key],
+        settings = footfall.settings()
+        summary = ingest(settings, hash_key.bytes(settings), sources=SOURCES[key],
                          on_progress=log_waves)
         written = objects_per_day(summary)
         window = run_window(context)
