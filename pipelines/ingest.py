@@ -39,7 +39,15 @@ import pyarrow.parquet as pq
 from pipelines import ledger
 from pipelines.config import Settings
 from pipelines.enrich import EnrichOptions, enrich_events, enrich_requests
-from pipelines.landing import ChunkReader, discover, landing_hour
+from pipelines.landing import (
+    PARQUET_MAGIC,
+    ChunkReader,
+    ObjectError,
+    discover,
+    landing_hour,
+    parquet_batches,
+    peek,
+)
 from pipelines.memory import release_free_memory, tune_malloc
 from pipelines.partitions import MergeResult, merge_partition
 from pipelines.schemas import QUARANTINE, SILVER
@@ -49,7 +57,7 @@ from pipelines.storage import ObjectInfo, Storage
 from rtl_parser.beacon import BeaconParser
 from rtl_parser.lines import Lines, concat, split_lines
 from rtl_parser.realtime import RealtimeParser
-from rtl_parser.standard import StandardJsonParser, StandardParser
+from rtl_parser.standard import StandardJsonParser, StandardParquetParser, StandardParser
 
 REQUEST_SOURCES = ("rtl", "standard")
 EVENT_SOURCES = ("beacon",)
@@ -334,6 +342,23 @@ def _unreadable(quarantine: _Quarantine, result: ObjectResult, line: int, error:
     result.error = error
 
 
+def _parquet_object(task: ParseTask, storage: Storage, index: int, results: dict[int, ObjectResult],
+                    quarantines: dict[int, _Quarantine], batch: _Batch) -> None:
+    """One standard logging v2 Parquet object, a record batch at a time."""
+    result = results[index]
+    parser = StandardParquetParser(visitor_header=task.settings.identity.visitor_header)
+    try:
+        with storage.open_random(result.obj.key) as file:
+            for n, rows in enumerate(task.clock.iterate("read + gunzip", parquet_batches(file))):
+                with task.clock("parse fields"):
+                    parsed = parser.feed(rows)
+                result.lines += parsed.lines
+                _record(task, 10**6 + index * 1000 + n, parsed, [index], results, quarantines,
+                        batch.opts, batch.lock)
+    except ObjectError as err:
+        _unreadable(quarantines[index], result, parser.next_line, str(err))
+
+
 def parse_task(task: ParseTask) -> list[ObjectResult]:
     """Phase 1 for a few landing objects (runs in a worker thread)."""
     tune_malloc()
@@ -356,6 +381,11 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
     for index, obj in task.objects:
         result, quarantine = results[index], quarantines[index]
         with storage.open_input(obj.key) as stream:
+            if task.source == "standard":
+                head, stream = peek(stream, len(PARQUET_MAGIC))
+                if head == PARQUET_MAGIC:  # standard logging v2 delivered as Parquet
+                    _parquet_object(task, storage, index, results, quarantines, batch)
+                    continue
             reader = ChunkReader(stream, chunk_bytes=settings.ingest.chunk_bytes,
                                  max_line_bytes=settings.ingest.max_line_bytes,
                                  max_total_bytes=settings.ingest.max_object_bytes)

@@ -1,8 +1,9 @@
-"""Landing objects: discovery, gzip sniffing and bounded, line-aligned chunks.
+"""Landing objects: discovery, format sniffing and bounded, line-aligned chunks.
 
 The parser sees chunks of at most `chunk_bytes` decompressed bytes that end on a line
-boundary, so memory stays bounded whatever the object size. Gzip is recognised by its
-magic bytes, never by the key's suffix, and decompressed with ISA-L.
+boundary, so memory stays bounded whatever the object size. Gzip and Parquet are
+recognised by their magic bytes, never by the key's suffix; gzip is decompressed with
+ISA-L, Parquet read in record batches.
 """
 
 from __future__ import annotations
@@ -14,13 +15,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from isal import igzip
 
 from pipelines.config import Ingest
 from pipelines.storage import ObjectInfo, Storage
 
 GZIP_MAGIC = b"\x1f\x8b"
-_KEY_HOUR = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})/")
+PARQUET_MAGIC = b"PAR1"
+PARQUET_BATCH_ROWS = 65_536
+# YYYY/MM/DD/HH/ (Firehose; standard logging v2 partitioning) or year=/month=/day=/hour=
+# (v2 with Hive-compatible paths).
+_KEY_HOUR = re.compile(r"(?:year=)?(\d{4})/(?:month=)?(\d{2})/(?:day=)?(\d{2})/(?:hour=)?(\d{2})/")
 _STD_HOUR = re.compile(r"\.(\d{4})-(\d{2})-(\d{2})-(\d{2})\.")
 
 
@@ -46,6 +53,28 @@ def landing_hour(obj: ObjectInfo) -> datetime:
 
 class ObjectError(Exception):
     """The object could not be read to its end (corrupt or truncated compression, too big)."""
+
+
+def peek(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
+    """The first `n` bytes of `stream`, and a stream that still starts at the beginning."""
+    head = stream.read(n)
+    if getattr(stream, "seekable", lambda: False)():
+        stream.seek(0)
+        return head, stream
+    return head, _Prepend(head, stream)  # type: ignore[return-value]
+
+
+def parquet_batches(file: BinaryIO, rows: int = PARQUET_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Record batches of a Parquet object, a row group at a time; ObjectError when the
+    file is corrupt or truncated (the batches read before it stand)."""
+    try:
+        for batch in pq.ParquetFile(file).iter_batches(batch_size=rows):
+            # A damaged page can decode to text that is not UTF-8, which Parquet readers
+            # do not check: refuse it here, before anything downstream trusts it.
+            batch.validate(full=True)
+            yield batch
+    except (pa.ArrowException, OSError) as err:
+        raise ObjectError(f"unreadable Parquet: {err}") from None
 
 
 @dataclass

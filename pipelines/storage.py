@@ -96,6 +96,12 @@ class Storage:
             return open(self.full(key), "rb")  # noqa: SIM115 - caller closes
         return self.fs.open_input_stream(self.full(key))  # type: ignore[return-value]
 
+    def open_random(self, key: str) -> BinaryIO:
+        """For formats read from the end (Parquet): seekable, fetched by range on S3."""
+        if not self.is_s3:
+            return open(self.full(key), "rb")  # noqa: SIM115 - caller closes
+        return self.fs.open_input_file(self.full(key))  # type: ignore[return-value]
+
     def read_bytes(self, key: str) -> bytes:
         with self.open_input(key) as f:
             return f.read()

@@ -1,8 +1,9 @@
-"""CloudFront standard (access) logs: W3C lines driven by `#Fields`, and v2 JSON lines."""
+"""CloudFront standard (access) logs: W3C lines driven by `#Fields`, v2 JSON lines and v2 Parquet."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import duckdb
@@ -148,22 +149,71 @@ class StandardJsonParser:
         if not ok.any():
             return ParseResult(frame=empty(), rejects=rejects_table(sorted(rejects)),
                                lines=lines.count)
-        # A column for each field that some record of the chunk gives a value: `normalise`
-        # goes by which fields are there (`timestamp(ms)`, or `date` and `time`).
-        values = objects.drop("i").select(pl.all().replace(["-", ""], None))
-        columns: dict[str, list[str]] = {}
-        for key, name in _JSON_KEYS.items():
-            if values[key].null_count() < values.height:
-                columns.setdefault(name, []).append(key)
-        raw = values.select(pl.coalesce(keys).alias(name) for name, keys in columns.items()) \
-            if columns else pl.DataFrame({"_": pl.repeat(None, values.height, dtype=pl.String, eager=True)})
-        kept = select(lines, ok)
-        parsed = normalise(raw, visitor_header=self.visitor_header, **_NORMALISE).with_columns(
-            line_no=pl.Series(kept.line_no), part=pl.Series(kept.parts())
-        )
-        no_short = pl.Series("reason", [None] * raw.height, dtype=pl.String)
-        none = pl.DataFrame(schema={"_part": pl.Int32, "len": pl.UInt32})
-        result = finish(parsed, no_short, kept, none)
-        result.rejects = pa.concat_tables([result.rejects, rejects_table(rejects)]).sort_by("line_no")
-        result.lines = lines.count
-        return result
+        return _records(objects.drop("i"), select(lines, ok), rejects, lines.count,
+                        self.visitor_header)
+
+
+def _records(values: pl.DataFrame, kept: Lines, rejects: list[tuple[int, str, bytes]],
+             count: int, visitor_header: str) -> ParseResult:
+    """Rows from v2 records given as text values by field name (JSON keys or Parquet
+    columns), one per line of `kept`; `rejects` are the lines already refused."""
+    values = values.select(pl.all().replace(["-", ""], None))
+    # A column for each field that some record of the chunk gives a value: `normalise`
+    # goes by which fields are there (`timestamp(ms)`, or `date` and `time`).
+    columns: dict[str, list[str]] = {}
+    for key, name in _JSON_KEYS.items():
+        if key in values.columns and values[key].null_count() < values.height:
+            columns.setdefault(name, []).append(key)
+    raw = values.select(pl.coalesce(keys).alias(name) for name, keys in columns.items()) \
+        if columns else pl.DataFrame({"_": pl.repeat(None, len(kept.line_no), dtype=pl.String, eager=True)})
+    parsed = normalise(raw, visitor_header=visitor_header, **_NORMALISE).with_columns(
+        line_no=pl.Series(kept.line_no), part=pl.Series(kept.parts())
+    )
+    no_short = pl.Series("reason", [None] * raw.height, dtype=pl.String)
+    none = pl.DataFrame(schema={"_part": pl.Int32, "len": pl.UInt32})
+    result = finish(parsed, no_short, kept, none)
+    result.rejects = pa.concat_tables([result.rejects, rejects_table(rejects)]).sort_by("line_no")
+    result.lines = count
+    return result
+
+
+def _name_key(name: str) -> str:
+    """A field name as columnar tools spell it: `cs(User-Agent)` → `cs_user_agent`,
+    `timestamp(ms)` → `timestamp_ms`."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+# Parquet column (in any spelling) → JSON key. Where two fields share a spelling (`cs_host`),
+# the legacy name in parentheses wins: v2 Parquet keeps the legacy layout, where `cs(Host)`
+# is the distribution's domain (Athena's documented table for these files names it `cs_host`).
+_PARQUET_KEYS = {_name_key(k): k for k in _JSON_KEYS if "(" not in k} | \
+    {_name_key(k): k for k in _JSON_KEYS if "(" in k}
+
+
+class StandardParquetParser:
+    """Standard logging v2 delivered to S3 as Parquet: record batches of one file.
+
+    Columns are matched to fields whatever their spelling (`c-ip`, `c_ip`); values may be
+    text (as CloudFront writes them) or numbers. A rejected row is quarantined as its JSON."""
+
+    def __init__(self, *, visitor_header: str = "x-visitor-id"):
+        self.visitor_header = visitor_header
+        self.next_line = 1
+
+    def feed(self, batch: pa.RecordBatch | pa.Table) -> ParseResult:
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        first, self.next_line = self.next_line, self.next_line + frame.height
+        if frame.height == 0:
+            return ParseResult(frame=empty(), rejects=rejects_table([]), lines=0)
+        # Each row as JSON text: what a reject keeps, and the key of a row without a request id.
+        text = frame.select(pl.struct(pl.all()).struct.json_encode()).to_series().to_arrow()
+        rows = Lines(text=text, line_no=np.arange(first, self.next_line, dtype=np.int64),
+                     rejects=[], count=frame.height)
+        keys: dict[str, str] = {}
+        for column in frame.columns:
+            key = _PARQUET_KEYS.get(_name_key(column))
+            if key is not None and key not in keys.values():
+                keys[column] = key
+        values = frame.select(pl.col(c).cast(pl.String).alias(k) for c, k in keys.items())
+        return _records(values, rows, [], frame.height, self.visitor_header)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime
 
+import pyarrow as pa
+
 from rtl_parser.standard import StandardParser
 from tests.conftest import FIXTURES
 
@@ -74,3 +76,30 @@ def test_headerless_2025_post_with_query():
     assert row["ts"] == datetime(2025, 10, 5, 1, 6, 21, tzinfo=UTC)
     assert row["method"] == "POST" and row["query"] == "test=123" and row["path"] == "/data"
     assert row["user_agent"] == "curl/8.7.1" and row["http_version"] == "HTTP/2.0"
+
+
+def as_v2_parquet(name: str) -> pa.Table:
+    """A fixture's records as standard logging v2 writes them to S3 as Parquet: a text
+    column per field, named as in Athena's documented table for these files (`cs(Host)`
+    → `cs_host`, `time-taken` → `time_taken`)."""
+    lines = (STD / name).read_text().splitlines()
+    fields = next(line for line in lines if line.startswith("#Fields:")).split()[1:]
+    records = [line.split("\t") for line in lines if line and not line.startswith("#")]
+    columns = [f.lower().replace("(", "_").replace(")", "").replace("-", "_") for f in fields]
+    return pa.table({c: [r[i] for r in records] for i, c in enumerate(columns)})
+
+
+def test_v2_parquet_reads_like_the_same_records_as_w3c():
+    """Three files of others, turned into v2 Parquet: the same rows as their W3C text."""
+    from rtl_parser.standard import StandardParquetParser
+
+    for name in ("aws-docs-example.log", "aws-samples-2018-26-fields.log", "claygregory-2014-24-fields.log"):
+        w3c = StandardParser().feed((STD / name).read_bytes())
+        table = as_v2_parquet(name)
+        assert table.num_rows == w3c.lines > 0 and "cs_host" in table.column_names
+        parser = StandardParquetParser()
+        first, rest = parser.feed(table.slice(0, 2)), parser.feed(table.slice(2))  # two batches
+        assert first.rejects.num_rows == rest.rejects.num_rows == 0
+        rows = pa.concat_tables([first.rows, rest.rows])
+        assert rows.column("line_no").to_pylist() == list(range(1, table.num_rows + 1))
+        assert rows.drop_columns(["line_no"]).equals(w3c.rows.drop_columns(["line_no"])), name

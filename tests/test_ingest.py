@@ -378,3 +378,35 @@ def test_the_time_by_stage_adds_up_to_no_more_than_the_run(small_lake):
                             "quarantine", "merge: read staged", "merge: de-duplicate + write"]
     assert all(seconds > 0 for seconds in stages.values())
     assert sum(stages.values()) <= summary.seconds
+
+
+def test_v2_parquet_objects_ingest_like_their_w3c_twins(tmp_path):
+    """Standard logging v2 delivered as Parquet, under Hive-compatible keys, in small row
+    groups: the rows of the same records delivered as W3C text; a truncated Parquet object
+    is quarantined as unreadable; every object reconciles; a second run finds nothing."""
+    import pyarrow.parquet as pq
+
+    from tests.test_fixtures_standard import STD, as_v2_parquet
+
+    name = "aws-docs-example.log"
+    parquet_root, w3c_root = tmp_path / "parquet", tmp_path / "w3c"
+    hive = parquet_root / "landing/standard/AWSLogs/aws-account-id=1/CloudFront/DistributionId=E1/year=2019/month=12/day=04/hour=21"
+    hive.mkdir(parents=True)
+    pq.write_table(as_v2_parquet(name), hive / "E1.parquet", row_group_size=2)
+    whole = (hive / "E1.parquet").read_bytes()
+    (hive / "E1-cut.parquet").write_bytes(whole[: len(whole) // 2])
+    (w3c_root / "landing/standard").mkdir(parents=True)
+    (w3c_root / "landing/standard/E1.2019-12-04-21.a.gz").write_bytes(gzip.compress((STD / name).read_bytes()))
+
+    summary = ingest(settings(parquet_root), KEY)
+    ingest(settings(w3c_root), KEY)
+    entries = ledger.load(Storage(str(parquet_root)))
+    assert all(e.reconciles for e in entries.values())
+    cut = entries[str((hive / "E1-cut.parquet").relative_to(parquet_root))]
+    assert cut.error.startswith("unreadable Parquet") and (cut.lines, cut.rows, cut.quarantined) == (1, 0, 1)
+    # The quarantine's day is the one in the Hive-style key, not the file's age.
+    assert [p.parent.name for p in (parquet_root / "quarantine").rglob("*.parquet")] == ["dt=2019-12-04"]
+    same = [c for c in silver(w3c_root).columns if c not in ("source_object", "line_no")]
+    assert summary.rows == 6 and silver(parquet_root).select(same).sort("request_id").equals(
+        silver(w3c_root).select(same).sort("request_id"))
+    assert ingest(settings(parquet_root), KEY).objects == 0

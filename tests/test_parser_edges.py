@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import polars as pl
 
 from rtl_parser.fields import REALTIME_FIELDS, realtime_positions
@@ -235,3 +238,41 @@ def test_v2_json_lines_without_log_fields_are_each_rejected():
     assert (result.frame.height, result.rejects.num_rows, result.lines) == (0, 4, 4)
     assert result.rejects.column("reason").to_pylist() == [
         "missing timestamp", "not a JSON object", "missing timestamp", "not a JSON object"]
+
+
+def test_v2_parquet_columns_in_any_spelling_with_text_or_numbers():
+    """Column names as the field (`sc-status`), as columnar tools spell it (`timestamp_ms`,
+    `CS_USER_AGENT`), numbers as numbers; a bad row is rejected with its values as JSON,
+    and a row without a request id is keyed by a hash of its values."""
+    import pyarrow as pa
+
+    from rtl_parser.standard import StandardParquetParser
+
+    table = pa.table({
+        "timestamp_ms": ["1762045323456", "1762045323457", "not-a-time"],
+        "sc-status": pa.array([200, 404, 200], pa.int16()),
+        "time-taken": [0.25, None, 1.0],
+        "CS_USER_AGENT": ["Mozilla/5.0%2520(X11)", "-", "-"],
+        "x_edge_request_id": ["r1", None, "r3"],
+        "cs_host": ["d1.cloudfront.net"] * 3,
+        "x_host_header": ["www.example.com"] * 3,
+        "unrelated": [1, 2, 3],
+    })
+    parser = StandardParquetParser()
+    parser.feed(table.slice(0, 0))
+    result = parser.feed(table)
+    rows = result.rows.to_pylist()
+    assert [(r["line_no"], r["status"], r["time_taken_ms"], r["user_agent"], r["site"],
+             r["distribution_host"]) for r in rows] == [
+        (1, 200, 250, "Mozilla/5.0 (X11)", "www.example.com", "d1.cloudfront.net"),
+        (2, 404, None, None, "www.example.com", "d1.cloudfront.net")]
+    assert rows[0]["ts"] == datetime(2025, 11, 2, 1, 2, 3, 456000, tzinfo=UTC)
+    assert rows[0]["request_id"] == "r1"
+    assert rows[1]["request_id"].startswith("line-")  # no id: a hash of the row's values
+    [reject] = result.rejects.to_pylist()
+    assert (reject["line_no"], reject["reason"]) == (3, "timestamp(ms) is not a number: not-a-time")
+    assert json.loads(reject["raw"]) == {
+        "timestamp_ms": "not-a-time", "sc-status": 200, "time-taken": 1.0, "CS_USER_AGENT": "-",
+        "x_edge_request_id": "r3", "cs_host": "d1.cloudfront.net", "x_host_header": "www.example.com",
+        "unrelated": 3}
+    assert result.lines == 3 and parser.next_line == 4

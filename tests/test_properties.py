@@ -4,6 +4,7 @@ accounted for: lines = rows + duplicates + quarantined, per object."""
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import shutil
 import tempfile
@@ -11,6 +12,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +24,7 @@ from pipelines.storage import Storage
 from rtl_parser.decode import decode_form, decode_once, decode_twice, percent_decode
 from rtl_parser.normalise import referrer_columns
 from rtl_parser.realtime import RealtimeParser
-from rtl_parser.standard import StandardJsonParser, StandardParser
+from rtl_parser.standard import StandardJsonParser, StandardParquetParser, StandardParser
 from tests.conftest import FIXTURES, KEY
 
 REAL_LINES = [ln for p in sorted((FIXTURES / "realtime").glob("datadog*")) + [FIXTURES / "realtime/claygregory-kinesis-1-0.tsv"]
@@ -174,3 +177,60 @@ def test_percent_decoding_in_bulk_equals_unquote(values):
     for fn, expected in ((decode_once, lambda v: unquote(v, errors="replace")), (decode_twice, twice),
                          (decode_form, lambda v: unquote(v.replace("+", " "), errors="replace"))):
         assert percent_decode(series, fn).to_list() == [*map(expected, values), None]
+
+
+STD_VALUES = sorted({v for ln in STD_LINES for v in ln.decode().split("\t")})
+V2_COLUMNS = ["timestamp_ms", "timestamp(ms)", "date", "time", "c_ip", "sc_status", "sc-bytes",
+              "cs_uri_stem", "x_edge_request_id", "cs_user_agent", "time_taken", "cs_referer", "other"]
+
+
+@st.composite
+def v2_table(draw):
+    """A Parquet batch as standard logging v2 might give it: real values, text, numbers,
+    nulls, in any of the fields' spellings."""
+    n = draw(st.integers(0, 6))
+    columns = {}
+    for name in draw(st.lists(st.sampled_from(V2_COLUMNS), unique=True, max_size=8)):
+        kind = draw(st.sampled_from(["text", "int", "float"]))
+        values = {"text": st.none() | st.text(max_size=20) | st.sampled_from(STD_VALUES),
+                  "int": st.none() | st.integers(-(2**63), 2**63 - 1),
+                  "float": st.none() | st.floats(allow_nan=True, allow_infinity=True)}[kind]
+        columns[name] = pa.array(draw(st.lists(values, min_size=n, max_size=n)),
+                                 {"text": pa.string(), "int": pa.int64(), "float": pa.float64()}[kind])
+    return pa.table(columns) if columns else pa.table({"other": pa.array([None] * n, pa.string())})
+
+
+@settings(max_examples=150, deadline=None)
+@given(v2_table())
+def test_parquet_parser_accounts_for_every_row(table):
+    result = StandardParquetParser().feed(table)
+    assert result.lines == table.num_rows == result.rows.num_rows + result.rejects.num_rows
+
+
+def _v2_parquet() -> bytes:
+    from tests.test_fixtures_standard import as_v2_parquet
+
+    sink = io.BytesIO()
+    pq.write_table(as_v2_parquet("aws-docs-example.log"), sink, row_group_size=2, compression="snappy")
+    return sink.getvalue()
+
+
+V2_PARQUET = _v2_parquet()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(V2_PARQUET) - 1), st.integers(1, 64), st.binary(min_size=1, max_size=64),
+       st.booleans())
+def test_a_damaged_parquet_object_reconciles(at, length, junk, truncate):
+    """Bytes overwritten or the file cut short anywhere: rows kept, the rest quarantined."""
+    body = V2_PARQUET[:at] if truncate else V2_PARQUET[:at] + junk[:length] + V2_PARQUET[at + length:]
+    root = Path(tempfile.mkdtemp())
+    try:
+        folder = root / "landing/standard/year=2019/month=12/day=04/hour=21"
+        folder.mkdir(parents=True)
+        (folder / "E1.parquet").write_bytes(body)
+        summary = ingest(Settings(lake=Lake(root=str(root)), ingest=Ingest(workers=1)), KEY)
+        [entry] = ledger.load(Storage(str(root))).values()
+        assert entry.reconciles and summary.lines == summary.rows + summary.duplicates + summary.quarantined
+    finally:
+        shutil.rmtree(root)

@@ -149,3 +149,28 @@ def test_a_missing_bucket_or_an_unreachable_s3_is_one_line_saying_what_to_check(
     assert offline.returncode == 1 and "\n" not in message and "Traceback" not in message
     assert "bucket 'footfall-empty'" in message and "NETWORK_CONNECTION" in message
     assert "check the network, AWS_REGION and AWS_ENDPOINT_URL" in message
+
+
+def test_v2_parquet_landing_objects_are_read_from_s3_by_range(s3_url, monkeypatch, tmp_path):
+    """Parquet is read from its end: on S3 through ranged reads of the object, with the
+    rows a local lake gets from the same file."""
+    import pyarrow.parquet as pq
+
+    from tests.test_fixtures_standard import as_v2_parquet
+
+    apply_env(monkeypatch, s3_url)
+    local = tmp_path / "lake"
+    key = "landing/standard/E1/year=2019/month=12/day=04/hour=21/E1.parquet"
+    (local / key).parent.mkdir(parents=True)
+    pq.write_table(as_v2_parquet("aws-docs-example.log"), local / key, row_group_size=2)
+    s3 = boto3.client("s3", endpoint_url=s3_url)
+    s3.create_bucket(Bucket="footfall-parquet")
+    s3.upload_file(str(local / key), "footfall-parquet", f"lake/{key}")
+
+    remote = Settings(lake=Lake(root="s3://footfall-parquet/lake"), ingest=Ingest(workers=1))
+    summary = ingest(remote, KEY)
+    assert (summary.lines, summary.rows, summary.quarantined) == (6, 6, 0)
+    remote_rows = pl.read_parquet(io.BytesIO(s3.get_object(
+        Bucket="footfall-parquet", Key="lake/silver/requests/dt=2019-12-04/hour=21/data.parquet")["Body"].read()))
+    ingest(Settings(lake=Lake(root=str(local)), ingest=Ingest(workers=1)), KEY)
+    assert remote_rows.equals(pl.read_parquet(local / "silver/requests/dt=2019-12-04/hour=21/data.parquet"))
