@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -50,8 +51,15 @@ def rejects_table(items: list[tuple], part: int = 0) -> pa.Table:
     ).sort_by([("part", "ascending"), ("line_no", "ascending")])
 
 
-def finish(parsed: pl.DataFrame, short: pl.Series, lines, extra: pl.DataFrame) -> ParseResult:
-    """Split a normalised batch into rows and rejects (line-level rejects included)."""
+def finish(parsed: pl.DataFrame, short: pl.Series, lines, extra: pl.DataFrame,
+           text_at: Callable[[pl.Series], pl.Series] | None = None) -> ParseResult:
+    """Split a normalised batch into rows and rejects (line-level rejects included).
+
+    `text_at(rows)` gives the text of a few rows (to quarantine them, or to key a row without
+    a request id); by default their lines, without the terminator."""
+    if text_at is None:
+        def text_at(rows: pl.Series) -> pl.Series:
+            return texts_at(lines, rows).str.strip_chars_end("\r\n")
     reason = pl.Series("reason", short).fill_null(parsed["reject_reason"])
     bad = reason.is_not_null()
     missing_id = parsed["request_id"].is_null() & ~bad
@@ -61,7 +69,7 @@ def finish(parsed: pl.DataFrame, short: pl.Series, lines, extra: pl.DataFrame) -
         idx = missing_id.arg_true()
         ids = [
             "line-" + hashlib.blake2b(t.encode(), digest_size=16).hexdigest()
-            for t in texts_at(lines, idx).str.strip_chars_end("\r\n").to_list()
+            for t in text_at(idx).to_list()
         ]
         parsed = parsed.with_columns(
             request_id=parsed["request_id"].scatter(idx, pl.Series(ids, dtype=pl.String))
@@ -73,7 +81,7 @@ def finish(parsed: pl.DataFrame, short: pl.Series, lines, extra: pl.DataFrame) -
             "part": parsed["part"].gather(idx),
             "line_no": parsed["line_no"].gather(idx),
             "reason": reason.gather(idx),
-            "raw": texts_at(lines, idx).str.strip_chars_end("\r\n").cast(pl.Binary),
+            "raw": text_at(idx).cast(pl.Binary),
         }).to_arrow().cast(REJECT_SCHEMA)
         rejects = pa.concat_tables([rejects, rows]).sort_by(
             [("part", "ascending"), ("line_no", "ascending")]) if rejects.num_rows else rows
