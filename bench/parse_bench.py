@@ -6,7 +6,8 @@
    request, and every request's referrer is the full URL of the page that linked it. One
    32 MiB chunk of the benchmark's real-time lines is parsed as generated, and again with
    those fields made unique per request.
-2. Standard logging v2 delivered as JSON lines, against the same records as W3C lines.
+2. Standard logging v2 delivered as JSON lines and as Parquet (read from the file, all of
+   it), against the same records as W3C lines.
 
 Each figure is the parser's best of five runs, so the figures compare code, not the
 machine's mood.
@@ -14,6 +15,7 @@ machine's mood.
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from pathlib import Path
@@ -27,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import report_bench  # noqa: E402
 from ingest_bench import dataset  # noqa: E402
 
+from pipelines.landing import parquet_batches  # noqa: E402
 from rtl_parser.fields import DEFAULT_REALTIME_FIELDS, realtime_positions  # noqa: E402
 from rtl_parser.lines import split_lines  # noqa: E402
 from rtl_parser.realtime import RealtimeParser  # noqa: E402
-from rtl_parser.standard import StandardJsonParser, StandardParser  # noqa: E402
+from rtl_parser.standard import StandardJsonParser, StandardParquetParser, StandardParser  # noqa: E402
 
 CHUNK = 32 << 20
 
@@ -70,8 +73,9 @@ def parse_seconds(chunk: bytes) -> float:
     return best_seconds(lambda data: RealtimeParser().parse_lines(split_lines(data)), chunk)
 
 
-def standard_as_w3c_and_json(log: Path) -> tuple[bytes, bytes, int]:
-    """The well-formed records of a standard log's first 40 MiB, as W3C and as JSON lines."""
+def standard_formats(log: Path) -> tuple[dict[str, bytes], int]:
+    """The well-formed records of a standard log's first 40 MiB, as W3C lines, v2 JSON lines
+    and v2 Parquet (text columns named as Athena's documented table for them names them)."""
     with log.open("rb") as f:
         head = f.read(40 << 20)
     lines = head[: head.rfind(b"\n")].split(b"\n")
@@ -81,7 +85,16 @@ def standard_as_w3c_and_json(log: Path) -> tuple[bytes, bytes, int]:
     w3c = b"#Version: 1.0\n#Fields: " + " ".join(fields).encode() + b"\n" + b"\n".join(body) + b"\n"
     rows = pl.Series([ln.decode() for ln in body]).str.split("\t").list.to_struct(fields=fields).struct.unnest()
     json_lines = rows.select(pl.struct(pl.all()).struct.json_encode()).to_series()
-    return w3c, ("\n".join(json_lines) + "\n").encode(), len(body)
+    parquet = io.BytesIO()
+    rows.rename(lambda f: f.lower().replace("(", "_").replace(")", "").replace("-", "_")).write_parquet(parquet)
+    return {"W3C lines": w3c, "v2 JSON lines": ("\n".join(json_lines) + "\n").encode(),
+            "v2 Parquet": parquet.getvalue()}, len(body)
+
+
+def parse_parquet(data: bytes) -> None:
+    parser = StandardParquetParser()
+    for batch in parquet_batches(io.BytesIO(data)):
+        parser.feed(batch)
 
 
 def main() -> int:
@@ -104,10 +117,12 @@ def main() -> int:
         base = base or seconds
         print(f"  {label:22s}{seconds * 1e6 / lines:>6.2f} us/line  ({seconds / base:.2f}x)")
 
-    w3c, json_lines, records = standard_as_w3c_and_json(report_bench.dataset(1_000_000))
+    formats, records = standard_formats(report_bench.dataset(1_000_000))
+    parsers = {"W3C lines": lambda d: StandardParser().feed(d),
+               "v2 JSON lines": lambda d: StandardJsonParser().feed(d), "v2 Parquet": parse_parquet}
     print(f"\nparsing {records:,} standard-log records, best of 5:")
-    for label, parser, data in (("W3C lines", StandardParser, w3c), ("v2 JSON lines", StandardJsonParser, json_lines)):
-        seconds = best_seconds(lambda d, parser=parser: parser().feed(d), data)
+    for label, data in formats.items():
+        seconds = best_seconds(parsers[label], data)
         print(f"  {label:22s}{records / seconds:>10,.0f} lines/s  ({len(data) / 2**20:.0f} MiB)")
     return 0
 
