@@ -24,6 +24,11 @@ from pipelines.storage import ObjectInfo, Storage
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
+# Formats a landing object may arrive in by mistake (a Firehose set to another compression,
+# say): named in one clear error instead of quarantining their bytes as lines.
+UNREAD_FORMATS = {b"PK\x03\x04": "ZIP", b"\xff\x06\x00\x00sNaPpY": "Snappy",
+                  b"\x28\xb5\x2f\xfd": "Zstandard", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz",
+                  PARQUET_MAGIC: "Parquet"}
 PARQUET_BATCH_ROWS = 65_536
 # YYYY/MM/DD/HH/ (Firehose; standard logging v2 partitioning) or year=/month=/day=/hour=
 # (v2 with Hive-compatible paths).
@@ -94,8 +99,13 @@ class ChunkReader:
     total: int = 0
 
     def _raw(self) -> Iterator[bytes]:
-        head = self.stream.read(2)
-        self.compressed = head == GZIP_MAGIC
+        head = self.stream.read(10)
+        for magic, name in UNREAD_FORMATS.items():
+            if head.startswith(magic):
+                hint = ("only standard logs are read as Parquet" if name == "Parquet" else
+                        "deliver it gzip-compressed or uncompressed (Firehose: GZIP)")
+                raise ObjectError(f"{name} data, which ingest does not read: {hint}")
+        self.compressed = head.startswith(GZIP_MAGIC)
         if self.compressed:
             seekable = getattr(self.stream, "seekable", lambda: False)()
             if seekable:

@@ -285,6 +285,29 @@ def test_corrupt_and_truncated_objects_are_quarantined_not_fatal(tmp_path):
     assert summary.rows == 0
 
 
+def test_objects_in_a_format_ingest_does_not_read_are_named_not_read_as_lines(tmp_path):
+    """A Firehose set to ZIP or Snappy, or a Parquet file among real-time logs: one
+    quarantined line that names the format, not thousands of lines of binary."""
+    import zipfile
+
+    root = tmp_path / "lake"
+    rtl = root / "landing/rtl/2026/11/02/10"
+    rtl.mkdir(parents=True)
+    with zipfile.ZipFile(rtl / "a.zip", "w") as z:
+        z.writestr("records", "\n".join(["x\ty"] * 5000))
+    (rtl / "b.snappy").write_bytes(b"\xff\x06\x00\x00sNaPpY" + os.urandom(5000))
+    (rtl / "c.parquet").write_bytes(b"PAR1" + os.urandom(5000) + b"PAR1")
+    ingest(settings(root), KEY)
+    entries = ledger.load(Storage(str(root)))
+    assert {k.rsplit("/", 1)[1]: (e.lines, e.quarantined, e.error) for k, e in entries.items()} == {
+        "a.zip": (1, 1, "ZIP data, which ingest does not read: deliver it gzip-compressed or "
+                        "uncompressed (Firehose: GZIP)"),
+        "b.snappy": (1, 1, "Snappy data, which ingest does not read: deliver it gzip-compressed or "
+                           "uncompressed (Firehose: GZIP)"),
+        "c.parquet": (1, 1, "Parquet data, which ingest does not read: only standard logs are read as Parquet"),
+    }
+
+
 @pytest.mark.parametrize("spill", [False, True])
 def test_quarantine_keeps_every_rejected_line_in_order_in_memory_or_spilled(tmp_path, monkeypatch, spill):
     """Rejects are held in memory, or spilled to staging files past a cap: either way each
