@@ -349,7 +349,8 @@ def _parquet_object(task: ParseTask, storage: Storage, index: int, results: dict
     parser = StandardParquetParser(visitor_header=task.settings.identity.visitor_header)
     try:
         with storage.open_random(result.obj.key) as file:
-            for n, rows in enumerate(task.clock.iterate("read + gunzip", parquet_batches(file))):
+            batches = parquet_batches(file, max_total_bytes=task.settings.ingest.max_object_bytes)
+            for n, rows in enumerate(task.clock.iterate("read + gunzip", batches)):
                 with task.clock("parse fields"):
                     parsed = parser.feed(rows)
                 result.lines += parsed.lines

@@ -69,11 +69,17 @@ def peek(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
     return head, _Prepend(head, stream)  # type: ignore[return-value]
 
 
-def parquet_batches(file: BinaryIO, rows: int = PARQUET_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """Record batches of a Parquet object, a row group at a time; ObjectError when the
-    file is corrupt or truncated (the batches read before it stand)."""
+def parquet_batches(file: BinaryIO, rows: int = PARQUET_BATCH_ROWS,
+                    max_total_bytes: int = Ingest.max_object_bytes) -> Iterator[pa.RecordBatch]:
+    """Record batches of a Parquet object, at most `rows` rows each; ObjectError when the
+    file is corrupt or truncated, or decodes to more than `max_total_bytes` (the batches
+    read before either stand)."""
+    total = 0
     try:
         for batch in pq.ParquetFile(file).iter_batches(batch_size=rows):
+            total += batch.nbytes
+            if total > max_total_bytes:
+                raise ObjectError(f"decompressed size exceeds {max_total_bytes} bytes")
             # A damaged page can decode to text that is not UTF-8, which Parquet readers
             # do not check: refuse it here, before anything downstream trusts it.
             batch.validate(full=True)
@@ -99,7 +105,8 @@ class ChunkReader:
     total: int = 0
 
     def _raw(self) -> Iterator[bytes]:
-        head = self.stream.read(10)
+        # Local files seek back; other streams replay the head (no wrapper in a local read).
+        head, stream = peek(self.stream, 10)
         for magic, name in UNREAD_FORMATS.items():
             if head.startswith(magic):
                 hint = ("only standard logs are read as Parquet" if name == "Parquet" else
@@ -107,18 +114,14 @@ class ChunkReader:
                 raise ObjectError(f"{name} data, which ingest does not read: {hint}")
         self.compressed = head.startswith(GZIP_MAGIC)
         if self.compressed:
-            seekable = getattr(self.stream, "seekable", lambda: False)()
-            if seekable:
-                self.stream.seek(0)  # local files: no Python-level wrapper in the read path
-            f = igzip.IGzipFile(fileobj=self.stream if seekable else _Prepend(head, self.stream))
+            f = igzip.IGzipFile(fileobj=stream)
             try:
                 while block := f.read(self.chunk_bytes):
                     yield block
             except (EOFError, OSError, zlib.error, igzip.BadGzipFile) as err:
                 raise ObjectError(f"corrupt or truncated gzip: {err or type(err).__name__}") from None
         else:
-            yield head
-            while block := self.stream.read(self.chunk_bytes):
+            while block := stream.read(self.chunk_bytes):
                 yield block
 
     def __iter__(self) -> Iterator[bytes]:

@@ -433,3 +433,11 @@ def test_v2_parquet_objects_ingest_like_their_w3c_twins(tmp_path):
     assert summary.rows == 6 and silver(parquet_root).select(same).sort("request_id").equals(
         silver(w3c_root).select(same).sort("request_id"))
     assert ingest(settings(parquet_root), KEY).objects == 0
+
+    # The cap on an object's decoded size holds for Parquet too.
+    capped = tmp_path / "capped"
+    (capped / "landing/standard").mkdir(parents=True)
+    (capped / "landing/standard/E1.parquet").write_bytes(whole)
+    ingest(Settings(lake=Lake(root=str(capped)), ingest=Ingest(workers=1, max_object_bytes=2500)), KEY)
+    [entry] = ledger.load(Storage(str(capped))).values()
+    assert entry.error == "decompressed size exceeds 2500 bytes" and entry.reconciles
