@@ -83,9 +83,20 @@ def parquet_batches(file: BinaryIO, rows: int = PARQUET_BATCH_ROWS,
             # A damaged page can decode to text that is not UTF-8, which Parquet readers
             # do not check: refuse it here, before anything downstream trusts it.
             batch.validate(full=True)
-            yield batch
+            yield _binary_as_text(batch)
     except (pa.ArrowException, OSError) as err:
         raise ObjectError(f"unreadable Parquet: {err}") from None
+
+
+def _binary_as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Text that a writer stored as bare bytes (no UTF-8 annotation) as text; ArrowInvalid
+    when it is not UTF-8."""
+    if not any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in batch.schema.types):
+        return batch
+    columns = [c.cast(pa.large_string() if pa.types.is_large_binary(c.type) else pa.string())
+               if pa.types.is_binary(c.type) or pa.types.is_large_binary(c.type) else c
+               for c in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 @dataclass

@@ -197,7 +197,8 @@ class StandardParquetParser:
     """Standard logging v2 delivered to S3 as Parquet: record batches of one file.
 
     Columns are matched to fields whatever their spelling (`c-ip`, `c_ip`); values may be
-    text (as CloudFront writes them) or numbers. A rejected row is quarantined as its JSON."""
+    text (as CloudFront writes them) or numbers; a column of lists, structs or bytes is no
+    field's value. A rejected row is quarantined as its JSON."""
 
     def __init__(self, *, visitor_header: str = "x-visitor-id"):
         self.visitor_header = visitor_header
@@ -215,12 +216,16 @@ class StandardParquetParser:
         def as_json(at: pl.Series) -> pl.Series:
             """Rows as JSON text: what a reject keeps, and the key of a row without an id
             (only for those rows: encoding all of them took half the parse time)."""
-            return frame[at].select(pl.struct(pl.all()).struct.json_encode()).to_series()
+            fields = [pl.col(c).bin.encode("base64") if t == pl.Binary else pl.col(c)
+                      for c, t in frame.schema.items()
+                      if t == pl.Binary or "Binary" not in str(t)]  # nested bytes: no JSON writer
+            return frame[at].select(pl.struct(fields).struct.json_encode() if fields else
+                                    pl.repeat("{}", len(at), dtype=pl.String)).to_series()
 
         keys: dict[str, str] = {}
-        for column in frame.columns:
+        for column, dtype in frame.schema.items():
             key = _PARQUET_KEYS.get(_name_key(column))
-            if key is not None and key not in keys.values():
+            if key is not None and key not in keys.values() and not (dtype.is_nested() or dtype == pl.Binary):
                 keys[column] = key
         values = frame.select(pl.col(c).cast(pl.String).alias(k) for c, k in keys.items())
         return _records(values, rows, [], frame.height, self.visitor_header, as_json)

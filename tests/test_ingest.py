@@ -407,6 +407,7 @@ def test_v2_parquet_objects_ingest_like_their_w3c_twins(tmp_path):
     """Standard logging v2 delivered as Parquet, under Hive-compatible keys, in small row
     groups: the rows of the same records delivered as W3C text; a truncated Parquet object
     is quarantined as unreadable; every object reconciles; a second run finds nothing."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from tests.test_fixtures_standard import STD, as_v2_parquet
@@ -433,6 +434,21 @@ def test_v2_parquet_objects_ingest_like_their_w3c_twins(tmp_path):
     assert summary.rows == 6 and silver(parquet_root).select(same).sort("request_id").equals(
         silver(w3c_root).select(same).sort("request_id"))
     assert ingest(settings(parquet_root), KEY).objects == 0
+
+    # Text stored as bare bytes (no UTF-8 annotation) reads as text; bytes that are not
+    # UTF-8 make the file unreadable from that batch on, named as such.
+    as_bytes = tmp_path / "bytes"
+    (as_bytes / "landing/standard").mkdir(parents=True)
+    table = as_v2_parquet(name)
+    pq.write_table(table.cast(pa.schema([(f, pa.binary()) for f in table.column_names])),
+                   as_bytes / "landing/standard/E1.parquet")
+    broken = table.set_column(0, "date", pa.array([b"\xff"] * table.num_rows, pa.binary()))
+    pq.write_table(broken, as_bytes / "landing/standard/E2.parquet")
+    ingest(settings(as_bytes), KEY)
+    assert silver(as_bytes).select(same).sort("request_id").equals(silver(w3c_root).select(same).sort("request_id"))
+    errors = {k: e.error for k, e in ledger.load(Storage(str(as_bytes))).items()}
+    assert errors["landing/standard/E1.parquet"] is None
+    assert errors["landing/standard/E2.parquet"].startswith("unreadable Parquet: ")
 
     # The cap on an object's decoded size holds for Parquet too.
     capped = tmp_path / "capped"

@@ -191,12 +191,15 @@ def v2_table(draw):
     n = draw(st.integers(0, 6))
     columns = {}
     for name in draw(st.lists(st.sampled_from(V2_COLUMNS), unique=True, max_size=8)):
-        kind = draw(st.sampled_from(["text", "int", "float"]))
+        kind = draw(st.sampled_from(["text", "int", "float", "bytes", "list"]))
         values = {"text": st.none() | st.text(max_size=20) | st.sampled_from(STD_VALUES),
                   "int": st.none() | st.integers(-(2**63), 2**63 - 1),
-                  "float": st.none() | st.floats(allow_nan=True, allow_infinity=True)}[kind]
+                  "float": st.none() | st.floats(allow_nan=True, allow_infinity=True),
+                  "bytes": st.none() | st.binary(max_size=20),
+                  "list": st.none() | st.lists(st.text(max_size=5), max_size=3)}[kind]
         columns[name] = pa.array(draw(st.lists(values, min_size=n, max_size=n)),
-                                 {"text": pa.string(), "int": pa.int64(), "float": pa.float64()}[kind])
+                                 {"text": pa.string(), "int": pa.int64(), "float": pa.float64(),
+                                  "bytes": pa.binary(), "list": pa.list_(pa.string())}[kind])
     return pa.table(columns) if columns else pa.table({"other": pa.array([None] * n, pa.string())})
 
 
