@@ -78,6 +78,9 @@ class ParseTask:
     key: bytes
     inner_workers: int = 1  # threads parsing this task's batches (when tasks < workers)
     clock: StageClock = field(default_factory=StageClock, compare=False, repr=False)
+    # Quarantine files in the lake when the run began: an object without rejects now removes
+    # its old file only if it has one (no delete request per clean object on S3).
+    quarantined: frozenset[str] = field(default=frozenset(), repr=False)
 
 
 @dataclass
@@ -153,8 +156,10 @@ class _Quarantine:
     """
 
     def __init__(self, storage: Storage, source: str, obj: ObjectInfo, staging: str, index: int,
-                 held: _Held):
+                 held: _Held, existing: frozenset[str] = frozenset()):
         self.storage, self.source, self.obj, self.held = storage, source, obj, held
+        self.key = quarantine_key(source, obj)
+        self.existed = self.key in existing  # from an earlier run: replaced, or removed if now clean
         self.path = Path(staging) / "quarantine" / f"{index:06d}.parquet"
         self.writer: pq.ParquetWriter | None = None
         self.pending: list[pl.DataFrame] = []
@@ -202,9 +207,10 @@ class _Quarantine:
     def close(self) -> str | None:
         """Publish the rejects (once every batch is done); returns the key written (made
         durable before the ledger)."""
-        key = quarantine_key(self.source, self.obj)
+        key = self.key
         if self.count == 0:
-            self.storage.delete(key)  # a re-processed object may have had rejects before
+            if self.existed:  # a re-processed object that had rejects before
+                self.storage.delete(key)
             return None
         if self.writer is None:  # in line order: batches of one object may finish in any order
             self.storage.write_parquet(key, self._table().sort_by("line_no"), durable=False)
@@ -367,7 +373,8 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
     settings = task.settings
     results = {i: ObjectResult(i, task.source, o) for i, o in task.objects}
     held = _Held(cap=REJECTS_HELD_BYTES)
-    quarantines = {i: _Quarantine(storage, task.source, o, task.staging, i, held) for i, o in task.objects}
+    quarantines = {i: _Quarantine(storage, task.source, o, task.staging, i, held, task.quarantined)
+                   for i, o in task.objects}
     opts = dict(visitor_header=settings.identity.visitor_header,
                 max_line_bytes=settings.ingest.max_line_bytes)
     if task.source == "rtl":
@@ -508,7 +515,8 @@ def _executor(workers: int) -> Executor:
 
 
 def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: str,
-               key: bytes, first: int = 0, clock: StageClock | None = None) -> list[ParseTask]:
+               key: bytes, first: int = 0, clock: StageClock | None = None,
+               quarantined: frozenset[str] = frozenset()) -> list[ParseTask]:
     """Group consecutive objects of a source into tasks of roughly equal size: enough tasks
     to keep every worker busy, each big enough that small objects share fixed costs."""
     total = sum(o.size for _, o in todo)
@@ -519,13 +527,15 @@ def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: 
     size, source = 0, None
     for i, (s, o) in enumerate(todo, start=first):
         if group and (s != source or size >= target):
-            tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key, clock=clock))
+            tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key,
+                                   clock=clock, quarantined=quarantined))
             group, size = [], 0
         group.append((i, o))
         size += o.size
         source = s
     if group:
-        tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key, clock=clock))
+        tasks.append(ParseTask(source, tuple(group), settings.lake.root, staging, settings, key,
+                               clock=clock, quarantined=quarantined))
     return sorted(tasks, key=lambda t: -sum(o.size for _, o in t.objects))
 
 
@@ -585,6 +595,7 @@ def ingest(
 
     progress = _Progress(on_progress, total_bytes=sum(o.size for _, o in todo))
     starts = plan_waves(todo, settings.ingest.wave_bytes)
+    quarantined = frozenset(o.key for o in storage.list("quarantine/"))
     partitions: set[tuple[str, str, int]] = set()
     with _executor(settings.ingest.workers) as pool:
         for first, end in zip(starts, [*starts[1:], len(todo)], strict=True):
@@ -593,7 +604,7 @@ def ingest(
             # not de-duplicated. Earlier waves' rows were written by this run and stay.
             reprocessed = frozenset(o.key for _, o in todo[first:])
             results, merged = _ingest_wave(settings, key, todo[first:end], first, reprocessed,
-                                           pool, progress, summary)
+                                           quarantined, pool, progress, summary)
             partitions.update((TABLE_OF[r.source], *h) for r in results for h in r.hours)
             _record_wave(storage, entries, results, merged, run_id, summary)
             progress.wave_recorded(len(starts))
@@ -640,12 +651,13 @@ class _Progress:
 
 
 def _ingest_wave(settings: Settings, key: bytes, todo: list[tuple[str, ObjectInfo]], first: int,
-                 reprocessed: frozenset[str], pool: Executor, progress: _Progress,
+                 reprocessed: frozenset[str], quarantined: frozenset[str], pool: Executor, progress: _Progress,
                  summary: IngestSummary) -> tuple[list[ObjectResult], list[MergeResult]]:
     """Both phases for consecutive objects of the run (`first` is the index of the first)."""
     t0 = time.perf_counter()
     with staging_folder(summary.run_id) as staging:
-        tasks = plan_tasks(todo, settings, staging, key, first=first, clock=summary.clock)
+        tasks = plan_tasks(todo, settings, staging, key, first=first, clock=summary.clock,
+                           quarantined=quarantined)
         if len(tasks) < settings.ingest.workers:  # few large objects: parallel within them
             inner = settings.ingest.workers // len(tasks)
             tasks = [dataclasses.replace(t, inner_workers=inner) for t in tasks]

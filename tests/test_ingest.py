@@ -457,3 +457,30 @@ def test_v2_parquet_objects_ingest_like_their_w3c_twins(tmp_path):
     ingest(Settings(lake=Lake(root=str(capped)), ingest=Ingest(workers=1, max_object_bytes=2500)), KEY)
     [entry] = ledger.load(Storage(str(capped))).values()
     assert entry.error == "decompressed size exceeds 2500 bytes" and entry.reconciles
+
+
+def test_an_object_fixed_at_the_source_loses_its_old_quarantine_and_clean_objects_cost_no_delete(
+        tmp_path, monkeypatch):
+    """An object re-delivered without its bad line has its old quarantine file removed; a
+    new object without rejects sends no delete for a quarantine file it never had (on S3
+    that is one request per clean object)."""
+    root = tmp_path / "lake"
+    rtl = root / "landing/rtl/2026/11/02/10"
+    rtl.mkdir(parents=True)
+    good = (Path(__file__).parents[2] / "shared/fixtures/cloudfront/realtime/datadog-dashcon-304-refreshhit.tsv").read_bytes()
+    (rtl / "a.gz").write_bytes(gzip.compress(good + b"not a log line\n"))
+    (rtl / "b.gz").write_bytes(gzip.compress(good))
+    deletes: list[str] = []
+    delete = Storage.delete
+    monkeypatch.setattr(Storage, "delete", lambda self, key: (deletes.append(key), delete(self, key))[1])
+    config = Settings(lake=Lake(root=str(root)), rtl=Rtl(fields=REALTIME_FIELDS_2020), ingest=Ingest(workers=1))
+
+    assert ingest(config, KEY).quarantined == 1
+    old = root / "quarantine/rtl/dt=2026-11-02/a.gz.parquet"
+    assert old.exists() and [k for k in deletes if k.startswith("quarantine/")] == []
+
+    (rtl / "a.gz").write_bytes(gzip.compress(good))  # the same object, delivered again without it
+    summary = ingest(config, KEY)
+    assert (summary.objects, summary.quarantined) == (1, 0)
+    assert not old.exists() and [k for k in deletes if k.startswith("quarantine/")] == [
+        "quarantine/rtl/dt=2026-11-02/a.gz.parquet"]
