@@ -51,14 +51,20 @@ def read_secret(ref: str) -> str:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
+    def client(service: str, name: str):
+        # An ARN names its region: no AWS_REGION needed to read it.
+        parts = name.split(":")
+        region = parts[3] if name.startswith("arn:") and len(parts) > 4 and parts[3] else None
+        return boto3.client(service, region_name=region)
+
     try:
         if ref.startswith("ssm:"):
             name = ref.removeprefix("ssm:")
             where = f"SSM parameter {name}"
-            return boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+            return client("ssm", name).get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         secret_id, _, field = ref.partition("#")
         where = f"Secrets Manager secret {secret_id}"
-        text = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id).get("SecretString", "")
+        text = client("secretsmanager", secret_id).get_secret_value(SecretId=secret_id).get("SecretString", "")
     except ClientError as err:
         error = err.response.get("Error", {})
         raise MissingKeyError(f"cannot read the hash key from {where}: {error.get('Code')}: "

@@ -64,6 +64,17 @@ def test_each_kind_of_secret_gives_the_stored_key(aws):
         assert load_key(Identity(hash_key_secret=ref)) == SECRET.encode(), ref
 
 
+def test_an_arn_needs_no_region_in_the_environment(aws, monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))  # no region from there either
+    assert load_key(Identity(hash_key_secret=f"{aws['json']}#hash_key")) == SECRET.encode()
+    read_secret.cache_clear()
+    with pytest.raises(MissingKeyError, match="^cannot read the hash key from Secrets Manager secret "
+                                              "footfall/plain: You must specify a region"):
+        load_key(Identity(hash_key_secret="footfall/plain"))
+
+
 def test_the_environment_variable_wins_over_the_secret(aws, monkeypatch):
     monkeypatch.setenv("MY_KEY", "from-the-environment-123")
     identity = Identity(hash_key_env="MY_KEY", hash_key_secret=aws["plain"])
