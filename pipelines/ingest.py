@@ -13,6 +13,7 @@ a long backlog goes through both phases in waves of consecutive objects.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import shutil
 import threading
@@ -126,9 +127,14 @@ class IngestSummary:
         return self.lines / self.seconds if self.seconds else 0.0
 
 
-def quarantine_key(source: str, obj: ObjectInfo) -> str:
+def quarantine_key(source: str, obj: ObjectInfo, *, digest: bool = True) -> str:
+    """Where an object's rejects go: the landing day, its name, and a digest of its whole
+    key, so objects of the same name in different folders keep a file each (`digest=False`:
+    the name before 2026-11-30, for removing such a file)."""
     day = landing_hour(obj).date().isoformat()
     name = obj.key.rsplit("/", 1)[-1]
+    if digest:
+        name += "." + hashlib.blake2b(obj.key.encode(), digest_size=4).hexdigest()
     return f"quarantine/{source}/dt={day}/{name}.parquet"
 
 
@@ -159,7 +165,8 @@ class _Quarantine:
                  held: _Held, existing: frozenset[str] = frozenset()):
         self.storage, self.source, self.obj, self.held = storage, source, obj, held
         self.key = quarantine_key(source, obj)
-        self.existed = self.key in existing  # from an earlier run: replaced, or removed if now clean
+        # From an earlier run: replaced, or removed if the object is now clean.
+        self.stale = [k for k in (self.key, quarantine_key(source, obj, digest=False)) if k in existing]
         self.path = Path(staging) / "quarantine" / f"{index:06d}.parquet"
         self.writer: pq.ParquetWriter | None = None
         self.pending: list[pl.DataFrame] = []
@@ -208,9 +215,10 @@ class _Quarantine:
         """Publish the rejects (once every batch is done); returns the key written (made
         durable before the ledger)."""
         key = self.key
+        for old in self.stale:  # a re-processed object that had rejects before
+            if old != key or self.count == 0:
+                self.storage.delete(old)
         if self.count == 0:
-            if self.existed:  # a re-processed object that had rejects before
-                self.storage.delete(key)
             return None
         if self.writer is None:  # in line order: batches of one object may finish in any order
             self.storage.write_parquet(key, self._table().sort_by("line_no"), durable=False)

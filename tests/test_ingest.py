@@ -461,26 +461,37 @@ def test_v2_parquet_objects_ingest_like_their_w3c_twins(tmp_path):
 
 def test_an_object_fixed_at_the_source_loses_its_old_quarantine_and_clean_objects_cost_no_delete(
         tmp_path, monkeypatch):
-    """An object re-delivered without its bad line has its old quarantine file removed; a
-    new object without rejects sends no delete for a quarantine file it never had (on S3
-    that is one request per clean object)."""
+    """An object re-delivered without its bad line has its old quarantine file removed (also
+    one named as before 2026-11-30); a new object without rejects sends no delete for a
+    quarantine file it never had (on S3 that is one request per clean object); objects of
+    the same name in different folders keep a quarantine file each."""
     root = tmp_path / "lake"
-    rtl = root / "landing/rtl/2026/11/02/10"
-    rtl.mkdir(parents=True)
+    hour = root / "landing/rtl/2026/11/02/10"
+    for folder in ("site-a", "site-b"):
+        (hour / folder).mkdir(parents=True)
     good = (Path(__file__).parents[2] / "shared/fixtures/cloudfront/realtime/datadog-dashcon-304-refreshhit.tsv").read_bytes()
-    (rtl / "a.gz").write_bytes(gzip.compress(good + b"not a log line\n"))
-    (rtl / "b.gz").write_bytes(gzip.compress(good))
+    (hour / "site-a/x.gz").write_bytes(gzip.compress(good + b"not a log line\n"))
+    (hour / "site-b/x.gz").write_bytes(gzip.compress(good + b"nor this one\n"))
+    (hour / "clean.gz").write_bytes(gzip.compress(good))
     deletes: list[str] = []
     delete = Storage.delete
     monkeypatch.setattr(Storage, "delete", lambda self, key: (deletes.append(key), delete(self, key))[1])
     config = Settings(lake=Lake(root=str(root)), rtl=Rtl(fields=REALTIME_FIELDS_2020), ingest=Ingest(workers=1))
 
-    assert ingest(config, KEY).quarantined == 1
-    old = root / "quarantine/rtl/dt=2026-11-02/a.gz.parquet"
-    assert old.exists() and [k for k in deletes if k.startswith("quarantine/")] == []
+    assert ingest(config, KEY).quarantined == 2
 
-    (rtl / "a.gz").write_bytes(gzip.compress(good))  # the same object, delivered again without it
+    def quarantined() -> dict[str, list[str]]:
+        files = sorted((root / "quarantine/rtl/dt=2026-11-02").glob("*.parquet"))
+        return {p.name: pl.read_parquet(p)["raw"].cast(pl.String).to_list() for p in files}
+    held = quarantined()
+    assert sorted(v for values in held.values() for v in values) == ["nor this one", "not a log line"]
+    assert [k for k in deletes if k.startswith("quarantine/")] == []
+
+    # Site A's object is delivered again without its bad line; beside its file lies one as
+    # an earlier release named it.
+    (root / "quarantine/rtl/dt=2026-11-02/x.gz.parquet").write_bytes(b"PAR1")
+    (hour / "site-a/x.gz").write_bytes(gzip.compress(good))
     summary = ingest(config, KEY)
     assert (summary.objects, summary.quarantined) == (1, 0)
-    assert not old.exists() and [k for k in deletes if k.startswith("quarantine/")] == [
-        "quarantine/rtl/dt=2026-11-02/a.gz.parquet"]
+    assert list(quarantined().values()) == [["nor this one"]]
+    assert len([k for k in deletes if k.startswith("quarantine/")]) == 2  # its file, and the legacy one
