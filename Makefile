@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DAGSTER_HOME ?= $(CURDIR)/.local/dagster
 
-.PHONY: install system-packages demo ui test bench lint clean
+.PHONY: install system-packages demo ui test fuzz bench lint clean
 
 # The virtual environment, synced exactly to the lock file (uv from PyPI does the syncing).
 $(STAMP): requirements.lock pyproject.toml
@@ -37,6 +37,12 @@ ui: install
 
 test: install system-packages
 	$(BIN)/python -m pytest -q
+
+# The property tests with fresh random examples, FUZZ times as many as `make test` draws
+# (which draws the same ones every run). A failure prints the example and how to replay it.
+FUZZ ?= 10
+fuzz: install
+	FOOTFALL_FUZZ=$(FUZZ) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_properties.py tests/test_beacon_ingest.py
 
 bench: install
 	@command -v goaccess >/dev/null 2>&1 || { \

@@ -71,28 +71,41 @@ def peek(stream: BinaryIO, n: int) -> tuple[bytes, BinaryIO]:
 
 def parquet_batches(file: BinaryIO, rows: int = PARQUET_BATCH_ROWS,
                     max_total_bytes: int = Ingest.max_object_bytes) -> Iterator[pa.RecordBatch]:
-    """Record batches of a Parquet object, at most `rows` rows each; ObjectError when the
-    file is corrupt or truncated, or decodes to more than `max_total_bytes` (the batches
-    read before either stand)."""
+    """Record batches of a Parquet object, at most `rows` rows each, as plain columns of
+    text and numbers named once each; ObjectError when the file is corrupt or truncated, or
+    decodes to more than `max_total_bytes` (the batches read before either stand)."""
     total = 0
     try:
-        for batch in pq.ParquetFile(file).iter_batches(batch_size=rows):
+        reader = pq.ParquetFile(file)
+        _check_names(reader.schema_arrow)
+        for batch in reader.iter_batches(batch_size=rows):
             total += batch.nbytes
             if total > max_total_bytes:
                 raise ObjectError(f"decompressed size exceeds {max_total_bytes} bytes")
             # A damaged page can decode to text that is not UTF-8, which Parquet readers
             # do not check: refuse it here, before anything downstream trusts it.
             batch.validate(full=True)
-            yield _binary_as_text(batch)
-    except (pa.ArrowException, OSError) as err:
+            yield _plain(batch)
+    # ValueError: a damaged footer can hold a name that is not UTF-8 (UnicodeDecodeError).
+    except (pa.ArrowException, OSError, ValueError) as err:
         raise ObjectError(f"unreadable Parquet: {err}") from None
 
 
-def _binary_as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Text that a writer stored as bare bytes (no UTF-8 annotation) as text; ArrowInvalid
-    when it is not UTF-8."""
-    if not any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in batch.schema.types):
-        return batch
+def _check_names(schema: pa.Schema) -> None:
+    """ObjectError unless every column has a name of printable text of its own: CloudFront
+    writes such names, and a damaged one (a NUL in it) breaks Polars."""
+    names = schema.names
+    bad = [n for n in names if not n.isprintable()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if bad or repeated:
+        raise ObjectError("unreadable Parquet: column names "
+                          + (f"not printable: {bad[:3]!r}" if bad else f"repeated: {repeated[:3]!r}"))
+
+
+def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """`batch` without schema metadata (nothing here reads it, and a damaged key that is not
+    UTF-8 panics Polars), text that a writer stored as bare bytes (no UTF-8 annotation) as
+    text; ArrowInvalid when it is not UTF-8."""
     columns = [c.cast(pa.large_string() if pa.types.is_large_binary(c.type) else pa.string())
                if pa.types.is_binary(c.type) or pa.types.is_large_binary(c.type) else c
                for c in batch.columns]

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 FIXTURES = SHARED / "fixtures" / "cloudfront"
 KEY = b"test-key-0123456789abcdef"
+
+# Property tests draw the same examples on every `make test`, so a run passes or fails on the
+# code alone; `make fuzz` (FOOTFALL_FUZZ=<factor>) draws new ones, that many times as many.
+FUZZ = int(os.environ.get("FOOTFALL_FUZZ") or 0)
+settings.register_profile("footfall", derandomize=not FUZZ, print_blob=True)
+settings.load_profile("footfall")
+
+
+def examples(n: int) -> int:
+    """How many examples a property test that runs `n` in `make test` draws now."""
+    return n * max(FUZZ, 1)
 
 
 def pytest_configure(config):

@@ -22,7 +22,7 @@ from pipelines.models import Window, build
 from pipelines.storage import Storage
 from rtl_parser.beacon import BeaconParser, record_reason
 from rtl_parser.lines import split_lines
-from tests.conftest import KEY
+from tests.conftest import KEY, examples
 
 RECEIVED = int(datetime(2026, 11, 2, 10, 0, 0, 300000, tzinfo=UTC).timestamp() * 1000)
 GOOD = {"v": 1, "event_id": "0b0f6f1e-1111-4222-8333-444455556666", "type": "click",
@@ -119,7 +119,7 @@ VALUES = [None, "", "x", "0b0f6f1e-aaaa", 0, 1, -5, 1.5, True, [], [1], {}, {"a"
           {"x": "é" * 2100}, 1762077600000, "page_view", "click", "WWW.Example.com"]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.dictionaries(st.sampled_from(["v", "event_id", "type", "client_ts", "received_ts", "seq",
                                         "site", "path", "title", "visitor", "props", "ua"]),
                        st.sampled_from(VALUES), max_size=4))

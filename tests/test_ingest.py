@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import re
 import socket
@@ -457,6 +458,42 @@ def test_v2_parquet_objects_ingest_like_their_w3c_twins(tmp_path):
     ingest(Settings(lake=Lake(root=str(capped)), ingest=Ingest(workers=1, max_object_bytes=2500)), KEY)
     [entry] = ledger.load(Storage(str(capped))).values()
     assert entry.error == "decompressed size exceeds 2500 bytes" and entry.reconciles
+
+
+@pytest.mark.parametrize("name, damaged, reason", [
+    # A column name that is no longer UTF-8 (the case CI's fuzzing found on 2026-11-30).
+    (b"x_edge_location", b"\x80_edge_location", "unreadable Parquet: 'utf-8' codec can't decode"),
+    # A NUL in a name: Polars reads `time\0taken` as a second `time`.
+    (b"time_taken", b"time\x00taken", "unreadable Parquet: column names not printable: ['time\\x00taken']"),
+    # Two columns of one name: which one is the field's?
+    (b"cs_method", b"sc_status", "unreadable Parquet: column names repeated: ['sc_status']"),
+    # A metadata key that is not UTF-8 (nothing reads it; Polars panicked on it).
+    (b"ARROW:schema", b"\x80RROW:schema", None),
+])
+def test_a_parquet_footer_with_damaged_names_is_one_clear_error(tmp_path, name, damaged, reason):
+    """Damage to the names in a v2 Parquet file's footer: the object is quarantined as
+    unreadable with the reason named (or, where nothing reads the name, ingested whole),
+    never a crash of the run."""
+    import pyarrow.parquet as pq
+
+    from tests.test_fixtures_standard import as_v2_parquet
+
+    sink = io.BytesIO()
+    pq.write_table(as_v2_parquet("aws-docs-example.log"), sink)
+    body = sink.getvalue()
+    assert body.count(name) >= 1 and len(damaged) == len(name)
+    root = tmp_path / "lake"
+    (root / "landing/standard").mkdir(parents=True)
+    (root / "landing/standard/E1.parquet").write_bytes(body.replace(name, damaged))
+    summary = ingest(settings(root), KEY)
+    [entry] = ledger.load(Storage(str(root))).values()
+    assert entry.reconciles
+    if reason is None:
+        assert entry.error is None and summary.rows == 6
+    else:
+        assert entry.error.startswith(reason) and (entry.lines, entry.rows, entry.quarantined) == (1, 0, 1)
+        [quarantined] = pl.read_parquet(str(root / "quarantine/standard/*/*.parquet"))["reason"]
+        assert quarantined == entry.error
 
 
 def test_an_object_fixed_at_the_source_loses_its_old_quarantine_and_clean_objects_cost_no_delete(

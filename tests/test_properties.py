@@ -25,7 +25,7 @@ from rtl_parser.decode import decode_form, decode_once, decode_twice, percent_de
 from rtl_parser.normalise import referrer_columns
 from rtl_parser.realtime import RealtimeParser
 from rtl_parser.standard import StandardJsonParser, StandardParquetParser, StandardParser
-from tests.conftest import FIXTURES, KEY
+from tests.conftest import FIXTURES, KEY, examples
 
 REAL_LINES = [ln for p in sorted((FIXTURES / "realtime").glob("datadog*")) + [FIXTURES / "realtime/claygregory-kinesis-1-0.tsv"]
               for ln in p.read_bytes().splitlines() if ln]
@@ -65,7 +65,7 @@ def nonblank(data: bytes) -> int:
     return sum(1 for ln in data.split(b"\n") if ln.rstrip(b"\r"))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(mangled(REAL_LINES), max_size=12))
 def test_realtime_parser_accounts_for_every_line(lines):
     from rtl_parser.fields import REALTIME_FIELDS_2020
@@ -77,7 +77,7 @@ def test_realtime_parser_accounts_for_every_line(lines):
     assert all(r["reason"] for r in result.rejects.to_pylist())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(mangled(STD_LINES), max_size=10), st.booleans())
 def test_standard_parser_accounts_for_every_line(lines, with_header):
     header = (FIXTURES / "standard/aws-docs-example.log").read_bytes().split(b"\n")[:2]
@@ -89,7 +89,7 @@ def test_standard_parser_accounts_for_every_line(lines, with_header):
     assert result.lines == result.rows.num_rows + result.rejects.num_rows
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.one_of(st.binary(max_size=200), st.just(b'{"c-ip": "1.2.3.4"}'),
                           st.just(b'{"timestamp(ms)": "1700000000000", "x-edge-request-id": "a"}')),
                 max_size=8))
@@ -110,7 +110,7 @@ def landing_object(draw):
     return body
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(landing_object(), min_size=1, max_size=5))
 def test_ingest_reconciles_every_object(objects):
     from pipelines.config import Rtl
@@ -151,7 +151,7 @@ URL_PIECES = st.sampled_from([
 ])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.lists(st.lists(URL_PIECES, max_size=8).map("".join) | st.text(max_size=30), max_size=40))
 def test_referrer_columns_read_urls_as_urlsplit_does(values):
     series = pl.Series("r", [*values, None], dtype=pl.String)
@@ -166,7 +166,7 @@ ESCAPED_PIECES = st.sampled_from([
 ])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.lists(ESCAPED_PIECES, max_size=10).map("".join) | st.text(max_size=20), max_size=30))
 def test_percent_decoding_in_bulk_equals_unquote(values):
     def twice(v: str) -> str:
@@ -203,7 +203,7 @@ def v2_table(draw):
     return pa.table(columns) if columns else pa.table({"other": pa.array([None] * n, pa.string())})
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(v2_table())
 def test_parquet_parser_accounts_for_every_row(table):
     result = StandardParquetParser().feed(table)
@@ -221,7 +221,7 @@ def _v2_parquet() -> bytes:
 V2_PARQUET = _v2_parquet()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, len(V2_PARQUET) - 1), st.integers(1, 64), st.binary(min_size=1, max_size=64),
        st.booleans())
 def test_a_damaged_parquet_object_reconciles(at, length, junk, truncate):
