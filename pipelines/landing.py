@@ -9,7 +9,6 @@ ISA-L, Parquet read in record batches.
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from isal import igzip
+from isal import isal_zlib
 
 from pipelines.config import Ingest
 from pipelines.storage import ObjectInfo, Storage
@@ -112,6 +111,45 @@ def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
+GUNZIP_STEP = 64 * 1024  # compressed bytes decoded at a time: what damage can cost
+GUNZIP_PIECE = 1024 * 1024  # most decompressed bytes per step (a gzip bomb's output is bounded)
+
+
+def gunzip(stream: BinaryIO) -> Iterator[bytes]:
+    """The decompressed content of a gzip stream of one or more members, a piece at a time;
+    ObjectError at damage, after every piece decoded before it (a cut-off stream: all but
+    at most its last byte; a damaged block: all but the last step's output).
+
+    A gzip file object hands on nothing of a read that fails: up to a whole chunk (most of a
+    Firehose object) would be lost to a damaged tail. Decoding in steps is faster too.
+    """
+    inflate = None  # the current member's decompressor
+    data = b""
+    while True:
+        if not data and not (data := stream.read(GUNZIP_STEP)):
+            break
+        if inflate is None:
+            data = data.lstrip(b"\x00")  # zero padding after a member is allowed (as gzip does)
+            if not data:
+                continue
+            if len(data) < len(GZIP_MAGIC):
+                data += stream.read(GUNZIP_STEP)
+            if not data.startswith(GZIP_MAGIC):
+                raise ObjectError(f"corrupt or truncated gzip: not gzip data after a member ({data[:8]!r})")
+            inflate = isal_zlib.decompressobj(wbits=31)
+        try:
+            piece = inflate.decompress(data, GUNZIP_PIECE)
+        except isal_zlib.error as err:
+            raise ObjectError(f"corrupt or truncated gzip: {err}") from None
+        if piece:
+            yield piece
+        data = inflate.unconsumed_tail
+        if inflate.eof:
+            data, inflate = inflate.unused_data, None
+    if inflate is not None:
+        raise ObjectError("corrupt or truncated gzip: the stream ends inside a member")
+
+
 @dataclass
 class ChunkReader:
     """Iterates line-aligned chunks of one object's decompressed content.
@@ -137,16 +175,25 @@ class ChunkReader:
                         "deliver it gzip-compressed or uncompressed (Firehose: GZIP)")
                 raise ObjectError(f"{name} data, which ingest does not read: {hint}")
         self.compressed = head.startswith(GZIP_MAGIC)
-        if self.compressed:
-            f = igzip.IGzipFile(fileobj=stream)
-            try:
-                while block := f.read(self.chunk_bytes):
-                    yield block
-            except (EOFError, OSError, zlib.error, igzip.BadGzipFile) as err:
-                raise ObjectError(f"corrupt or truncated gzip: {err or type(err).__name__}") from None
-        else:
+        if not self.compressed:
             while block := stream.read(self.chunk_bytes):
                 yield block
+            return
+        pieces: list[bytes] = []
+        size = 0
+        try:
+            for piece in gunzip(stream):
+                pieces.append(piece)
+                size += len(piece)
+                if size >= self.chunk_bytes:
+                    yield b"".join(pieces)
+                    pieces, size = [], 0
+        except ObjectError:
+            if pieces:  # what decoded before the damage is read as usual
+                yield b"".join(pieces)
+            raise
+        if pieces:
+            yield b"".join(pieces)
 
     def __iter__(self) -> Iterator[bytes]:
         pending = b""  # the unfinished last line of the previous block

@@ -277,13 +277,50 @@ def test_corrupt_and_truncated_objects_are_quarantined_not_fatal(tmp_path):
     (rtl / "b-garbage.gz").write_bytes(b"\x1f\x8b" + os.urandom(300))
     (rtl / "c-plain.txt").write_bytes(b"not a log line\n\xff\xff\n")
     (rtl / "d-empty").write_bytes(b"")
+    # Two gzip members (as Firehose concatenates them); the second's first deflate block
+    # header says block type 3, which deflate reserves: the first member's lines stand.
+    second = bytearray(gzip.compress(src))
+    second[10] = 0b111  # BFINAL=1, BTYPE=11 (the 10 bytes before are the gzip header)
+    (rtl / "e-bad-block.gz").write_bytes(good + bytes(second))
     summary = ingest(settings(root), KEY)
     entries = ledger.load(Storage(str(root)))
     assert all(e.reconciles for e in entries.values())
     assert entries["landing/rtl/2026/11/02/10/a-truncated.gz"].error.startswith("corrupt or truncated gzip")
     assert entries["landing/rtl/2026/11/02/10/c-plain.txt"].quarantined == 2
     assert entries["landing/rtl/2026/11/02/10/d-empty"].lines == 0
+    bad_block = entries["landing/rtl/2026/11/02/10/e-bad-block.gz"]
+    assert bad_block.error.startswith("corrupt or truncated gzip")
+    assert bad_block.lines == len(src.splitlines()) + 1  # the unreadable rest: one line
     assert summary.rows == 0
+
+
+def test_a_cut_off_gzip_object_keeps_every_line_before_the_cut(small_lake, tmp_path):
+    """An object cut off mid-stream (an interrupted upload): every whole line that decodes
+    before the cut (by Python's zlib, on its own) reaches silver, as it does from the same
+    lines delivered plain; the object's unreadable rest is one quarantined line."""
+    import zlib
+
+    generated, _ = small_lake
+    lines = b"".join(gzip.decompress(p.read_bytes()) for p in sorted((generated / "landing/rtl").rglob("*.gz")))
+    assert len(lines) > 3 * 1024 * 1024  # several decoding steps and pieces
+    whole = gzip.compress(lines)
+    cut = whole[: len(whole) * 7 // 10]
+    decodable = zlib.decompressobj(wbits=31).decompress(cut)
+    before_cut = decodable[: decodable.rfind(b"\n") + 1]
+    assert 0.6 * len(lines) < len(before_cut) < 0.8 * len(lines)
+
+    cut_root, plain_root = tmp_path / "cut", tmp_path / "plain"
+    for root, body in ((cut_root, cut), (plain_root, before_cut)):
+        (root / "landing/rtl/2026/11/02/10").mkdir(parents=True)
+        (root / "landing/rtl/2026/11/02/10/obj.gz").write_bytes(body)
+        ingest(settings(root), KEY)
+    [entry] = ledger.load(Storage(str(cut_root))).values()
+    [plain] = ledger.load(Storage(str(plain_root))).values()
+    assert entry.error == "corrupt or truncated gzip: the stream ends inside a member" and entry.reconciles
+    assert entry.rows == plain.rows > 4_000
+    assert silver(cut_root)["request_id"].sort().equals(silver(plain_root)["request_id"].sort())
+    # The rest: the cut line's head (if the cut is inside a line) and the unreadable tail.
+    assert entry.quarantined - plain.quarantined in (1, 2)
 
 
 def test_objects_in_a_format_ingest_does_not_read_are_named_not_read_as_lines(tmp_path):

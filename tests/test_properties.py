@@ -105,8 +105,13 @@ def landing_object(draw):
     # Several lines share a request id on purpose: duplicates within and across objects.
     if draw(st.booleans()):
         body = gzip.compress(body)
-        if draw(st.booleans()):  # truncated or damaged compression
+        damage = draw(st.sampled_from(["none", "cut", "bytes"]))
+        if damage == "cut":
             body = body[: draw(st.integers(2, max(2, len(body) - 1)))]
+        elif damage == "bytes":  # overwritten anywhere, the gzip header included
+            at = draw(st.integers(0, len(body) - 1))
+            junk = draw(st.binary(min_size=1, max_size=16))
+            body = body[:at] + junk + body[at + len(junk):]
     return body
 
 
