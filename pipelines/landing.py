@@ -8,6 +8,8 @@ ISA-L, Parquet read in record batches.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,23 +113,32 @@ def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-GUNZIP_STEP = 64 * 1024  # compressed bytes decoded at a time: what damage can cost
-GUNZIP_PIECE = 1024 * 1024  # most decompressed bytes per step (a gzip bomb's output is bounded)
+GUNZIP_STEP = 4 * 1024 * 1024  # compressed bytes decoded at a time (most objects: one step)
+# A damaged member up to this size (a Firehose object at its largest buffer) is decoded
+# again, finely, up to the damage.
+GUNZIP_REPLAY_BYTES = 16 * 1024 * 1024
+GUNZIP_REPLAY_STEP = 4096
 
 
-def gunzip(stream: BinaryIO) -> Iterator[bytes]:
-    """The decompressed content of a gzip stream of one or more members, a piece at a time;
-    ObjectError at damage, after every piece decoded before it (a cut-off stream: all but
-    at most its last byte; a damaged block: all but the last step's output).
+def gunzip(stream: BinaryIO, piece_bytes: int = Ingest.chunk_bytes) -> Iterator[bytes]:
+    """The decompressed content of a gzip stream of one or more members, in pieces of at
+    most `piece_bytes`; ObjectError at damage, after every piece decoded before it.
 
-    A gzip file object hands on nothing of a read that fails: up to a whole chunk (most of a
-    Firehose object) would be lost to a damaged tail. Decoding in steps is faster too.
+    A gzip file object hands on nothing of a read that fails, so a cut-off or damaged tail
+    took the whole object with it. Here a cut-off stream yields all it holds but at most its
+    last byte; a damaged member of up to GUNZIP_REPLAY_BYTES is decoded again up to the
+    damage (a larger one loses the output of its last step).
     """
     inflate = None  # the current member's decompressor
+    member: list[bytes] | None = []  # its input so far, while small enough to replay
+    handed_on = 0  # its output so far
     data = b""
     while True:
-        if not data and not (data := stream.read(GUNZIP_STEP)):
-            break
+        if not data:
+            if not (data := stream.read(GUNZIP_STEP)):
+                break
+            if member is not None and inflate is not None:
+                member.append(data)
         if inflate is None:
             data = data.lstrip(b"\x00")  # zero padding after a member is allowed (as gzip does)
             if not data:
@@ -136,18 +147,45 @@ def gunzip(stream: BinaryIO) -> Iterator[bytes]:
                 data += stream.read(GUNZIP_STEP)
             if not data.startswith(GZIP_MAGIC):
                 raise ObjectError(f"corrupt or truncated gzip: not gzip data after a member ({data[:8]!r})")
-            inflate = isal_zlib.decompressobj(wbits=31)
+            inflate, member, handed_on = isal_zlib.decompressobj(wbits=31), [data], 0
+        if member is not None and sum(map(len, member)) > GUNZIP_REPLAY_BYTES:
+            member = None
         try:
-            piece = inflate.decompress(data, GUNZIP_PIECE)
+            piece = inflate.decompress(data, piece_bytes)
         except isal_zlib.error as err:
+            if member is not None:
+                yield from _replay(b"".join(member), handed_on)
             raise ObjectError(f"corrupt or truncated gzip: {err}") from None
         if piece:
+            handed_on += len(piece)
             yield piece
         data = inflate.unconsumed_tail
         if inflate.eof:
             data, inflate = inflate.unused_data, None
     if inflate is not None:
         raise ObjectError("corrupt or truncated gzip: the stream ends inside a member")
+
+
+def _replay(member: bytes, skip: int) -> Iterator[bytes]:
+    """What a damaged gzip member decodes to before its damage, less its first `skip` bytes:
+    in steps up to the step that fails, then through that one a byte at a time (a
+    decompressor cannot be copied, so a first pass finds the step, unkept)."""
+    step = GUNZIP_REPLAY_STEP
+    inflate, good = isal_zlib.decompressobj(wbits=31), 0
+    with contextlib.suppress(isal_zlib.error):
+        for good in range(0, len(member), step):
+            inflate.decompress(member[good: good + step])
+    inflate = isal_zlib.decompressobj(wbits=31)
+    feeds = itertools.chain((member[at: at + step] for at in range(0, good, step)),
+                            (member[at: at + 1] for at in range(good, min(good + step, len(member)))))
+    for data in feeds:
+        try:
+            piece = inflate.decompress(data)
+        except isal_zlib.error:
+            return
+        if len(piece) > skip:
+            yield piece[skip:] if skip else piece
+        skip = max(0, skip - len(piece))
 
 
 @dataclass
@@ -179,24 +217,12 @@ class ChunkReader:
             while block := stream.read(self.chunk_bytes):
                 yield block
             return
-        pieces: list[bytes] = []
-        size = 0
-        try:
-            for piece in gunzip(stream):
-                pieces.append(piece)
-                size += len(piece)
-                if size >= self.chunk_bytes:
-                    yield b"".join(pieces)
-                    pieces, size = [], 0
-        except ObjectError:
-            if pieces:  # what decoded before the damage is read as usual
-                yield b"".join(pieces)
-            raise
-        if pieces:
-            yield b"".join(pieces)
+        yield from gunzip(stream, self.chunk_bytes)
 
     def __iter__(self) -> Iterator[bytes]:
-        pending = b""  # the unfinished last line of the previous block
+        gathered: list[bytes] = []  # blocks not yet handed on (the first may be a block's tail)
+        size = 0
+        last_nl: tuple[int, int] | None = None  # (block, offset) of the last newline gathered
         skipping = False  # inside an over-long line whose head was already handed on
         try:
             for block in self._raw():
@@ -208,27 +234,33 @@ class ChunkReader:
                     if nl < 0:
                         continue
                     block, skipping = block[nl + 1:], False
-                cut = block.rfind(b"\n")
-                if cut < 0:
-                    pending += block
-                    if len(pending) > self.max_line_bytes:
+                if (nl := block.rfind(b"\n")) >= 0:
+                    last_nl = (len(gathered), nl)
+                gathered.append(block)
+                size += len(block)
+                if size < self.chunk_bytes:
+                    continue
+                if last_nl is None:
+                    if size > self.max_line_bytes:
                         # One line already longer than the cap: hand on its head (the parser
                         # quarantines it) and drop the rest of it as it streams past.
-                        yield pending
-                        pending, skipping = b"", True
+                        yield b"".join(gathered)
+                        gathered, size, skipping = [], 0, True
                     continue
-                # At most one copy per chunk: none when the block ends exactly on a line.
-                if pending:
-                    chunk = b"".join((pending, memoryview(block)[: cut + 1]))
+                # A chunk up to the last newline: one copy (none for a block that is one).
+                k, cut = last_nl
+                last = gathered[k]
+                if k == 0:
+                    yield last if cut == len(last) - 1 else last[: cut + 1]
                 else:
-                    chunk = block if cut == len(block) - 1 else block[: cut + 1]
-                pending = block[cut + 1:]
-                yield chunk
-            if pending:
-                yield pending
+                    yield b"".join([*gathered[:k], memoryview(last)[: cut + 1]])
+                gathered = [last[cut + 1:], *gathered[k + 1:]]
+                size, last_nl = sum(map(len, gathered)), None
+            if size:
+                yield b"".join(gathered)
         except ObjectError as err:
-            if pending:
-                yield pending
+            if size:  # the lines before the damage are read as usual
+                yield b"".join(gathered)
             self.error = str(err)
 
 

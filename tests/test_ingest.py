@@ -294,32 +294,55 @@ def test_corrupt_and_truncated_objects_are_quarantined_not_fatal(tmp_path):
     assert summary.rows == 0
 
 
-def test_a_cut_off_gzip_object_keeps_every_line_before_the_cut(small_lake, tmp_path):
-    """An object cut off mid-stream (an interrupted upload): every whole line that decodes
-    before the cut (by Python's zlib, on its own) reaches silver, as it does from the same
-    lines delivered plain; the object's unreadable rest is one quarantined line."""
+def _decodes_before_damage(body: bytes) -> tuple[bytes, bool]:
+    """What Python's zlib decodes from a gzip member before it fails (exactly: the step
+    that fails is fed again a byte at a time), and whether it failed."""
     import zlib
 
+    inflate, out = zlib.decompressobj(wbits=31), []
+    for at in range(0, len(body), 65536):
+        saved = inflate.copy()
+        try:
+            out.append(inflate.decompress(body[at: at + 65536]))
+        except zlib.error:
+            for i in range(at, at + 65536):
+                try:
+                    out.append(saved.decompress(body[i: i + 1]))
+                except zlib.error:
+                    return b"".join(out), True
+    return b"".join(out), False
+
+
+@pytest.mark.parametrize("damage, error", [
+    ("cut", "corrupt or truncated gzip: the stream ends inside a member"),
+    ("overwritten", "corrupt or truncated gzip: Error -1 Invalid deflate block found"),
+])
+def test_a_damaged_gzip_object_keeps_every_line_before_the_damage(small_lake, tmp_path, damage, error):
+    """An object cut off (an interrupted upload) or overwritten mid-stream: every whole line
+    that decodes before the damage (by Python's zlib, on its own) reaches silver, as it does
+    from the same lines delivered plain; the object's unreadable rest is quarantined."""
     generated, _ = small_lake
     lines = b"".join(gzip.decompress(p.read_bytes()) for p in sorted((generated / "landing/rtl").rglob("*.gz")))
-    assert len(lines) > 3 * 1024 * 1024  # several decoding steps and pieces
+    assert len(lines) > 3 * 1024 * 1024  # several decoding steps
     whole = gzip.compress(lines)
-    cut = whole[: len(whole) * 7 // 10]
-    decodable = zlib.decompressobj(wbits=31).decompress(cut)
-    before_cut = decodable[: decodable.rfind(b"\n") + 1]
-    assert 0.6 * len(lines) < len(before_cut) < 0.8 * len(lines)
+    at = len(whole) * 7 // 10
+    body = whole[:at] if damage == "cut" else whole[:at] + b"\xff" * 64 + whole[at + 64:]
+    decodable, failed = _decodes_before_damage(body)
+    assert failed == (damage == "overwritten")
+    before = decodable[: decodable.rfind(b"\n") + 1]
+    assert 0.6 * len(lines) < len(before) < 0.8 * len(lines)
 
-    cut_root, plain_root = tmp_path / "cut", tmp_path / "plain"
-    for root, body in ((cut_root, cut), (plain_root, before_cut)):
+    damaged_root, plain_root = tmp_path / "damaged", tmp_path / "plain"
+    for root, data in ((damaged_root, body), (plain_root, before)):
         (root / "landing/rtl/2026/11/02/10").mkdir(parents=True)
-        (root / "landing/rtl/2026/11/02/10/obj.gz").write_bytes(body)
+        (root / "landing/rtl/2026/11/02/10/obj.gz").write_bytes(data)
         ingest(settings(root), KEY)
-    [entry] = ledger.load(Storage(str(cut_root))).values()
+    [entry] = ledger.load(Storage(str(damaged_root))).values()
     [plain] = ledger.load(Storage(str(plain_root))).values()
-    assert entry.error == "corrupt or truncated gzip: the stream ends inside a member" and entry.reconciles
+    assert entry.error == error and entry.reconciles
     assert entry.rows == plain.rows > 4_000
-    assert silver(cut_root)["request_id"].sort().equals(silver(plain_root)["request_id"].sort())
-    # The rest: the cut line's head (if the cut is inside a line) and the unreadable tail.
+    assert silver(damaged_root)["request_id"].sort().equals(silver(plain_root)["request_id"].sort())
+    # The rest: the damaged line's head (if the damage is inside a line) and the unreadable tail.
     assert entry.quarantined - plain.quarantined in (1, 2)
 
 
