@@ -41,7 +41,8 @@ def check_window(context: dg.AssetCheckExecutionContext) -> Window | None:
     """The days an asset check looks at: the run's partitions, or None (everything) when the
     check is launched on its own from the UI."""
     op = context.op_execution_context
-    return run_window(op) if op.has_partition_key_range else None
+    # A run of one partition has a key but no key range (Dagster 1.13); a backfill has both.
+    return run_window(op) if op.has_partition_key or op.has_partition_key_range else None
 
 
 def range_tags(start: date, end: date) -> dict[str, str]:

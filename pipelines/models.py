@@ -237,12 +237,18 @@ def not_built_message(table: str, days: list[date]) -> str:
             f"silver has data for {'that day' if one else 'those days'}: run `footfall build {span}` first")
 
 
-def arrow_dataset(storage: Storage, uris: list[str]) -> pyarrow.dataset.Dataset:
-    """Parquet objects of the lake as one Arrow dataset (scanned lazily, filters pushed down)."""
+def arrow_dataset(storage: Storage, uris: list[str], every_schema: bool = False) -> pyarrow.dataset.Dataset:
+    """Parquet objects of the lake as one Arrow dataset (scanned lazily, filters pushed down);
+    its columns are the first object's, or with `every_schema` those of all of them (a
+    footer read each)."""
     import pyarrow.dataset as ds  # only for an S3 lake: importing it imports pandas (~1 s)
 
     base = storage.uri("").rstrip("/") + "/"
-    return ds.dataset([storage.full(u[len(base):]) for u in uris], filesystem=storage.fs, format="parquet")
+    paths = [storage.full(u[len(base):]) for u in uris]
+    if not every_schema:
+        return ds.dataset(paths, filesystem=storage.fs, format="parquet")
+    factory = ds.FileSystemDatasetFactory(storage.fs, paths, ds.ParquetFileFormat())
+    return factory.finish(factory.inspect(fragments=None))
 
 
 def fresh_gold(storage: Storage, name: str, window: Window, silver: SilverObjects | None = None) -> list[str] | None:

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from pipelines import ledger
+from pipelines.models import arrow_dataset
 from pipelines.storage import Storage
 
 # Column names that would mean raw identifiers reached the lake (contract §6).
@@ -63,28 +64,35 @@ def reconcile(storage: Storage, days: Iterable[date] | None = None,
     )
 
 
-def _relation(paths: list[str]) -> str:
-    quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-    return f"read_parquet([{quoted}], hive_partitioning = false, union_by_name = true)"
-
-
-def duplicate_keys(paths: list[str], key: str) -> int:
-    """Rows whose `key` value occurs more than once across `paths` (0 for no files)."""
-    if not paths:
-        return 0
+def _connect(storage: Storage, uris: list[str]) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A DuckDB connection and a relation over the Parquet objects `uris` of the lake, their
+    columns unified by name. On S3 DuckDB reads them through an Arrow dataset, as the models
+    do (its own S3 reader is an extension to download, which a run may not be able to)."""
     con = duckdb.connect()
+    if storage.is_s3:
+        con.register("checked", arrow_dataset(storage, uris, every_schema=True))
+        return con, "checked"
+    quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in uris)
+    return con, f"read_parquet([{quoted}], hive_partitioning = false, union_by_name = true)"
+
+
+def duplicate_keys(storage: Storage, uris: list[str], key: str) -> int:
+    """Rows whose `key` value occurs more than once across `uris` (0 for no files)."""
+    if not uris:
+        return 0
+    con, relation = _connect(storage, uris)
     rows = con.sql(f'select count(*) - count(distinct "{key}") + count(*) filter (where "{key}" is null) '
-                   f"from {_relation(paths)}").fetchall()
+                   f"from {relation}").fetchall()
     return int(rows[0][0])
 
 
-def pii_findings(paths: list[str]) -> dict[str, int]:
+def pii_findings(storage: Storage, uris: list[str]) -> dict[str, int]:
     """`column:pattern` → number of values that look like raw personal data, plus
     `column:forbidden` for a column whose very name says it holds raw identifiers."""
-    if not paths:
+    if not uris:
         return {}
-    con = duckdb.connect()
-    schema = con.sql(f"select * from {_relation(paths)} limit 0")
+    con, relation = _connect(storage, uris)
+    schema = con.sql(f"select * from {relation} limit 0")
     findings: dict[str, int] = {}
     text_columns = []
     for name, dtype in zip(schema.columns, schema.types, strict=True):
@@ -101,7 +109,7 @@ def pii_findings(paths: list[str]) -> dict[str, int]:
                 continue
             measures.append((f"{column}:{label}", f"count(*) filter (where regexp_full_match(\"{column}\", "
                                                   f"'{pattern}'))"))
-    row = con.sql(f"select {', '.join(m for _, m in measures)} from {_relation(paths)}").fetchall()[0]
+    row = con.sql(f"select {', '.join(m for _, m in measures)} from {relation}").fetchall()[0]
     findings.update({label: int(n) for (label, _), n in zip(measures, row, strict=True) if n})
     return findings
 
@@ -111,6 +119,6 @@ def partition_rows(storage: Storage, table: str, day: date) -> int:
     total = 0
     for obj in storage.list(f"{table}/dt={day.isoformat()}/"):
         if obj.key.endswith(".parquet"):
-            with storage.open_input(obj.key) as f:
+            with storage.open_random(obj.key) as f:  # on S3: the footer by range
                 total += pq.ParquetFile(f).metadata.num_rows
     return total

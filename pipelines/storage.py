@@ -94,7 +94,9 @@ class Storage:
     def open_input(self, key: str) -> BinaryIO:
         if not self.is_s3:
             return open(self.full(key), "rb")  # noqa: SIM115 - caller closes
-        return self.fs.open_input_stream(self.full(key))  # type: ignore[return-value]
+        # The bytes as stored: Arrow would gunzip a `.gz` key itself (with zlib, slower than
+        # ingest's ISA-L, and a damaged stream an OSError that lost the lines before it).
+        return self.fs.open_input_stream(self.full(key), compression=None)  # type: ignore[return-value]
 
     def open_random(self, key: str) -> BinaryIO:
         """For formats read from the end (Parquet): seekable, fetched by range on S3."""

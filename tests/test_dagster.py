@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -113,6 +114,37 @@ def test_a_backlog_ingested_in_waves_logs_each_wave_in_the_run(small_lake, monke
     assert len(requests) >= 2 and requests[-1].startswith(f"requests: wave {len(requests)} of {len(requests)} ")
     meta = run.asset_materializations_for_node("silver__requests")[0].metadata
     assert meta["rows_written"].value == silver_count(root) > 0
+
+def test_the_checks_of_a_days_run_look_at_that_day_and_warn_of_a_drop_in_volume(tmp_path):
+    """A run for one day checks that day's silver only (not the whole lake), and warns when
+    the day has fewer than half the rows of the day before: here most of its landing is
+    missing, as when a delivery stream stalls."""
+    from pipelines.generate import GenerateOptions, generate
+    from pipelines.storage import Storage
+
+    root = tmp_path / "lake"
+    generate(Storage(str(root)), GenerateOptions(start=date(2026, 11, 1), days=2, visitors=300, seed=5))
+    for path in (root / "landing").rglob("*"):
+        # Of the second day, only what arrived in its first three hours stays.
+        if path.is_file() and ("/2026/11/02/" in str(path) or "2026-11-02-" in path.name) \
+                and not re.search(r"/2026/11/02/0[0-2]/|2026-11-02-0[0-2]", str(path)):
+            path.unlink()
+    run = build_defs(resources(root)).resolve_job_def("ingest_landing").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), partition_key=DAY)
+    assert run.success  # a WARN check does not fail the run
+    checks = {(e.asset_key.to_user_string(), e.check_name): e for e in run.get_asset_check_evaluations()}
+
+    now, before = (silver_count(root, f"dt = date '{d}'") for d in (DAY, "2026-11-01"))
+    assert 0 < now < 0.5 * before
+    drop = checks[("silver/requests", "volume_drop")]
+    assert not drop.passed and drop.severity == dg.AssetCheckSeverity.WARN
+    assert drop.metadata["days_checked"].value == 1
+    assert drop.metadata[DAY].value == f"{now:,} rows vs {before:,} the day before"
+    # The key check read the run's day: its files, not the day before's too.
+    day_files = len(list((root / f"silver/requests/dt={DAY}").rglob("*.parquet")))
+    assert checks[("silver/requests", "request_id_unique")].metadata["files"].value == day_files
+    assert len(list((root / "silver/requests").rglob("*.parquet"))) > day_files
+
 
 def test_the_report_of_a_day_whose_gold_is_not_built_fails_instead_of_saying_no_data(small_lake):
     root, _ = small_lake

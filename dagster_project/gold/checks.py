@@ -23,8 +23,9 @@ def unique_key_check(name: str, key: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=gold_key(name), name=f"{key}_unique", blocking=True,
                     description=f"{key} identifies one row of gold {name}.")
     def _check(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
-        files = gold_files(footfall.storage(), name, check_window(context))
-        dupes = duplicate_keys(files, key)
+        storage = footfall.storage()
+        files = gold_files(storage, name, check_window(context))
+        dupes = duplicate_keys(storage, files, key)
         return dg.AssetCheckResult(passed=dupes == 0, metadata={"files": len(files),
                                                                  "duplicate_or_null_keys": dupes})
 
@@ -35,8 +36,9 @@ def no_pii_check(name: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=gold_key(name), name="no_pii", blocking=True,
                     description="No IP address, user agent, cookie or header value in this mart.")
     def _check(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
-        files = gold_files(footfall.storage(), name, check_window(context))
-        findings = pii_findings(files)
+        storage = footfall.storage()
+        files = gold_files(storage, name, check_window(context))
+        findings = pii_findings(storage, files)
         return dg.AssetCheckResult(passed=not findings, metadata={"files": len(files), **findings})
 
     return _check

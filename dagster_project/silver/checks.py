@@ -53,8 +53,9 @@ def silver_checks(key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(asset=key, name=f"{id_column}_unique", blocking=True,
                     description=f"{id_column} identifies one row of silver {table} (de-duplication held).")
     def unique(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
-        files = _files(footfall.storage(), table, context)
-        dupes = duplicate_keys(files, id_column)
+        storage = footfall.storage()
+        files = _files(storage, table, context)
+        dupes = duplicate_keys(storage, files, id_column)
         return dg.AssetCheckResult(passed=dupes == 0, metadata={"files": len(files),
                                                                  "duplicate_or_null_keys": dupes})
 
@@ -62,8 +63,9 @@ def silver_checks(key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
                     description=f"No IP address, user agent, cookie or header value (nor a column for "
                                 f"one) in silver {table}.")
     def no_pii(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
-        files = _files(footfall.storage(), table, context)
-        findings = pii_findings(files)
+        storage = footfall.storage()
+        files = _files(storage, table, context)
+        findings = pii_findings(storage, files)
         return dg.AssetCheckResult(passed=not findings, metadata={"files": len(files), **findings})
 
     @dg.asset_check(asset=key, name="volume_drop",
