@@ -254,7 +254,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             raise UserError(f"the build ran out of memory (DuckDB's limit: {limit}): raise "
                             "build.memory_limit, or lower build.batch_bytes to build fewer days at a "
                             f"time ({str(err).splitlines()[0]})") from None
-        # The DuckDB catalog is for a local lake; on S3, query through Athena (footfall athena-ddl).
+        # The catalog file is for a local lake; on S3 `footfall query` reads the bucket directly.
         views = [] if storage.is_s3 else rebuild(storage)
     table = Table(title="gold partitions written")
     table.add_column("model")

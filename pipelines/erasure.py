@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-import duckdb
 import polars as pl
+import pyarrow as pa
 
 from pipelines.config import Settings
 from pipelines.hashing import keyed_hash
@@ -37,19 +37,21 @@ class ErasureResult:
 
 
 def _files_with(storage: Storage, prefix: str, visitor_id: str) -> dict[str, int]:
-    """Parquet objects under `prefix` with rows of `visitor_id`, and how many."""
-    files = [storage.uri(o.key) for o in storage.list(prefix) if o.key.endswith(".parquet")]
-    if not files:
+    """Parquet objects under `prefix` with rows of `visitor_id`, and how many: counted object
+    by object through Arrow, local or on S3 alike."""
+    import pyarrow.dataset as ds  # imports pandas (~1 s): only when erasing
+
+    keys = [o.key for o in storage.list(prefix) if o.key.endswith(".parquet")]
+    if not keys:
         return {}
-    con = duckdb.connect()
-    names = con.sql("select * from read_parquet($f, union_by_name = true, hive_partitioning = false) limit 0",
-                    params={"f": files}).columns
-    if "visitor_id" not in names:
-        return {}
-    rows = con.sql("select filename, count(*) from read_parquet($f, filename = true, union_by_name = true, "
-                   "hive_partitioning = false) where visitor_id = $v group by filename",
-                   params={"f": files, "v": visitor_id}).fetchall()
-    return {name: n for name, n in rows}
+    # Only the one column (tables differ otherwise), in the objects that have it.
+    dataset = ds.dataset([storage.full(k) for k in keys], filesystem=storage.fs, format="parquet",
+                         schema=pa.schema([("visitor_id", pa.string())]))
+    uri_of = {storage.full(k): storage.uri(k) for k in keys}
+    wanted = ds.field("visitor_id") == visitor_id
+    hits = {uri_of[f.path]: f.count_rows(filter=wanted) for f in dataset.get_fragments()
+            if "visitor_id" in f.physical_schema.names}
+    return {uri: n for uri, n in hits.items() if n}
 
 
 def _key(storage: Storage, uri: str) -> str:

@@ -95,7 +95,7 @@ class Storage:
         if not self.is_s3:
             return open(self.full(key), "rb")  # noqa: SIM115 - caller closes
         # The bytes as stored: Arrow would gunzip a `.gz` key itself (with zlib, slower than
-        # ingest's ISA-L, and a damaged stream an OSError that lost the lines before it).
+        # ingest's ISA-L; a damaged stream an OSError that lost the lines before it).
         return self.fs.open_input_stream(self.full(key), compression=None)  # type: ignore[return-value]
 
     def open_random(self, key: str) -> BinaryIO:
@@ -122,7 +122,8 @@ class Storage:
         complete (fsynced first when `durable`); on S3 it gets an output stream, and the
         object appears only when the upload completes."""
         if self.is_s3:
-            with self.fs.open_output_stream(self.full(key)) as out:
+            # As given: Arrow would gzip a `.gz` key's bytes again (the collector's batches, already gzip).
+            with self.fs.open_output_stream(self.full(key), compression=None) as out:
                 write(out)
             return size if size is not None else self.fs.get_file_info(self.full(key)).size or 0
         Path(self.full(key)).parent.mkdir(parents=True, exist_ok=True)

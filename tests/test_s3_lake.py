@@ -215,3 +215,50 @@ def test_dagster_runs_every_check_on_an_s3_lake(s3_url, monkeypatch, small_lake)
     assert gold_run.success
     evaluations = gold_run.get_asset_check_evaluations()
     assert len(evaluations) == 12 and all(e.passed for e in evaluations)
+
+
+def test_a_lake_footfall_writes_on_s3_reads_back_and_erases_a_visitor(s3_url, monkeypatch, tmp_path, capsys):
+    """Landing that Footfall itself writes to S3 (the generator; the collector's sink writes
+    the same way) is stored as given: its .gz objects are one gzip, as Firehose writes them
+    and as any tool reads them. Ingest reads them as it does locally, and an erasure on S3
+    removes the visitor's rows (as many as local silver holds), rebuilds gold, and finds
+    none left; `footfall query` on the S3 lake counts what is left."""
+    from datetime import date
+
+    import duckdb
+
+    from pipelines.cli import main
+    from pipelines.erasure import erase
+    from pipelines.generate import GenerateOptions, generate
+    from pipelines.ingest import ALL_SOURCES
+    from pipelines.models import Window, build
+
+    apply_env(monkeypatch, s3_url)
+    s3 = boto3.client("s3", endpoint_url=s3_url)
+    s3.create_bucket(Bucket="footfall-written")
+    remote = Settings(lake=Lake(root="s3://footfall-written/lake"))
+    local = Settings(lake=Lake(root=str(tmp_path / "lake")))
+    options = GenerateOptions(start=date(2026, 11, 2), days=1, visitors=120, seed=3)
+    for settings in (remote, local):
+        generate(Storage(settings.lake.root), options)
+    landed = next(o["Key"] for o in s3.list_objects_v2(Bucket="footfall-written", Prefix="lake/landing/rtl/")["Contents"])
+    text = gzip.decompress(s3.get_object(Bucket="footfall-written", Key=landed)["Body"].read())
+    assert text.count(b"\t") > 40 and b"\n" in text  # log lines, not a second gzip
+
+    summaries = [ingest(settings, KEY, sources=ALL_SOURCES) for settings in (remote, local)]
+    assert summaries[0].rows == summaries[1].rows > 1000 and summaries[0].quarantined == summaries[1].quarantined
+    day = date(2026, 11, 2)
+    build(remote, Window(day, day))
+
+    requests = f"read_parquet('{tmp_path}/lake/silver/requests/*/*/*.parquet', hive_partitioning = false)"
+    visitor, rows = duckdb.sql(f"select visitor_id, count(*) from {requests} group by 1 order by 2 desc, 1 limit 1").fetchall()[0]
+    result = erase(remote, KEY, visitor_id=visitor)
+    assert result.rows_removed["requests"] == rows and result.remaining == 0
+    assert result.gold_days == ["2026-11-02"]
+    left = sum(len(Storage(remote.lake.root).read_frame(o.key))
+               for o in Storage(remote.lake.root).list("silver/requests/") if o.key.endswith(".parquet"))
+    assert left == summaries[1].rows - rows - summaries[1].by_source["beacon"]["rows"]
+    capsys.readouterr()
+    sql = f"select count(*) as n, count(*) filter (where visitor_id = '{visitor}') as erased from requests"
+    assert main(["query", sql, "--csv", "--lake", remote.lake.root]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n,erased", f"{left},0"]
