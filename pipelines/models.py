@@ -251,6 +251,16 @@ def arrow_dataset(storage: Storage, uris: list[str], every_schema: bool = False)
     return factory.finish(factory.inspect(fragments=None))
 
 
+def parquet_relation(con: duckdb.DuckDBPyConnection, storage: Storage, uris: list[str], name: str) -> str:
+    """SQL for the Parquet objects `uris` of the lake as one relation in `con`, columns
+    united by name: `read_parquet` locally; on S3 an Arrow dataset registered as `name`
+    (DuckDB's own S3 reader is an extension to download, which a run may not be able to)."""
+    if storage.is_s3:
+        con.register(name, arrow_dataset(storage, uris, every_schema=True))
+        return f'"{name}"'
+    return f"read_parquet({_sql_list(uris)}, hive_partitioning = false, union_by_name = true)"
+
+
 def fresh_gold(storage: Storage, name: str, window: Window, silver: SilverObjects | None = None) -> list[str] | None:
     """The gold partitions of mart `name` for every day of `window` if each is newer than
     all the silver it was built from; None otherwise (missing or stale: compute inline).

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from pipelines import ledger
-from pipelines.models import arrow_dataset
+from pipelines.models import parquet_relation
 from pipelines.storage import Storage
 
 # Column names that would mean raw identifiers reached the lake (contract §6).
@@ -64,23 +64,12 @@ def reconcile(storage: Storage, days: Iterable[date] | None = None,
     )
 
 
-def _connect(storage: Storage, uris: list[str]) -> tuple[duckdb.DuckDBPyConnection, str]:
-    """A DuckDB connection and a relation over the Parquet objects `uris` of the lake, their
-    columns unified by name. On S3 DuckDB reads them through an Arrow dataset, as the models
-    do (its own S3 reader is an extension to download, which a run may not be able to)."""
-    con = duckdb.connect()
-    if storage.is_s3:
-        con.register("checked", arrow_dataset(storage, uris, every_schema=True))
-        return con, "checked"
-    quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in uris)
-    return con, f"read_parquet([{quoted}], hive_partitioning = false, union_by_name = true)"
-
-
 def duplicate_keys(storage: Storage, uris: list[str], key: str) -> int:
     """Rows whose `key` value occurs more than once across `uris` (0 for no files)."""
     if not uris:
         return 0
-    con, relation = _connect(storage, uris)
+    con = duckdb.connect()
+    relation = parquet_relation(con, storage, uris, "checked")
     rows = con.sql(f'select count(*) - count(distinct "{key}") + count(*) filter (where "{key}" is null) '
                    f"from {relation}").fetchall()
     return int(rows[0][0])
@@ -91,7 +80,8 @@ def pii_findings(storage: Storage, uris: list[str]) -> dict[str, int]:
     `column:forbidden` for a column whose very name says it holds raw identifiers."""
     if not uris:
         return {}
-    con, relation = _connect(storage, uris)
+    con = duckdb.connect()
+    relation = parquet_relation(con, storage, uris, "checked")
     schema = con.sql(f"select * from {relation} limit 0")
     findings: dict[str, int] = {}
     text_columns = []

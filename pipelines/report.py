@@ -20,7 +20,13 @@ from pipelines.charts import bars, polyline
 from pipelines.config import Settings
 from pipelines.export import safe_csv
 from pipelines.landing import landing_hour
-from pipelines.models import Window, arrow_dataset, gold_partition, not_built_message, unbuilt_days
+from pipelines.models import (
+    Window,
+    gold_partition,
+    not_built_message,
+    parquet_relation,
+    unbuilt_days,
+)
 from pipelines.storage import ObjectInfo, Storage
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -85,14 +91,9 @@ class Gold:
         files = [self.storage.uri(k) for d in days for k in gold_partition(self.storage, table, d)]
         if not files:
             return pl.DataFrame()
-        values: dict[str, object] = {}
-        if self.storage.is_s3:  # through Arrow: DuckDB needs no httpfs extension for S3
-            self.con.register("gold_input", arrow_dataset(self.storage, files))
-            query = f"select * from gold_input where {where} order by {order}"
-        else:
-            query = f"select * from read_parquet($files, hive_partitioning = false) where {where} order by {order}"
-            values["files"] = files
-        values.update({f"p{i}": p for i, p in enumerate(params or [])})
+        relation = parquet_relation(self.con, self.storage, files, "gold_input")
+        query = f"select * from {relation} where {where} order by {order}"
+        values = {f"p{i}": p for i, p in enumerate(params or [])}
         frame = pl.from_arrow(self.con.sql(query, params=values).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)
         return frame
