@@ -151,10 +151,15 @@ def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...]) -> int:
         f"({summary.lines_per_second:,.0f} lines/s), {summary.partitions} hour partition(s) "
         f"rewritten; {'every object reconciles' if not unreconciled else f'{len(unreconciled)} object(s) do NOT reconcile'}"
     )
-    errors = [e for e in summary.entries if e.error]
+    errors = [e for e in summary.entries if e.error and not e.failed]
     for e in errors[:5]:
-        console.print(f"[yellow]warning[/]: {e.object}: {e.error} (remainder quarantined)")
-    return 1 if unreconciled else 0
+        console.print(f"[yellow]warning[/]: {escape(e.object)}: {escape(e.error or '')} (remainder quarantined)")
+    failed = [e for e in summary.entries if e.failed]
+    for e in failed:
+        console.print(f"[red]error[/]: {escape(e.object)}: {escape(e.error or '')}; none of its lines "
+                      "were taken: it stays in landing and every run tries it again (a Footfall bug: "
+                      "please report it with the traceback above)")
+    return 1 if unreconciled or failed else 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

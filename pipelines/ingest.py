@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import shutil
 import threading
@@ -36,6 +37,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from polars.exceptions import PanicException
 
 from pipelines import ledger
 from pipelines.config import Settings
@@ -59,6 +61,8 @@ from rtl_parser.beacon import BeaconParser
 from rtl_parser.lines import Lines, concat, split_lines
 from rtl_parser.realtime import RealtimeParser
 from rtl_parser.standard import StandardJsonParser, StandardParquetParser, StandardParser
+
+log = logging.getLogger(__name__)
 
 REQUEST_SOURCES = ("rtl", "standard")
 EVENT_SOURCES = ("beacon",)
@@ -97,6 +101,7 @@ class ObjectResult:
     hours: set[tuple[str, int]] = field(default_factory=set)
     quarantine_key: str | None = None
     staged: dict[tuple[str, int], int] = field(default_factory=dict)  # in-memory bytes per hour
+    failure: BaseException | None = field(default=None, repr=False)  # what parsing it raised
 
 
 @dataclass
@@ -288,8 +293,12 @@ class _Batch:
         self.flush()
         while self.pending:
             self.pending.popleft().result()
+
+    def close(self) -> None:
+        """Stop the pool once its batches in flight are done, after an error too: none may
+        still be writing staging files when a failed task's output is discarded."""
         if self.pool is not None:
-            self.pool.shutdown()
+            self.pool.shutdown(wait=True)
 
 
 def _record(task: ParseTask, number: int, parsed, members: list[int],
@@ -374,6 +383,53 @@ def _parquet_object(task: ParseTask, storage: Storage, index: int, results: dict
         _unreadable(quarantines[index], result, parser.next_line, str(err))
 
 
+def _parse_object(task: ParseTask, storage: Storage, index: int, results: dict[int, ObjectResult],
+                  quarantines: dict[int, _Quarantine], batch: _Batch,
+                  std: StandardParser | None, opts: dict) -> None:
+    """Stream one landing object into the task's batches (a Parquet one on its own)."""
+    settings, result, quarantine = task.settings, results[index], quarantines[index]
+    with storage.open_input(result.obj.key) as stream:
+        if task.source == "standard":
+            head, stream = peek(stream, len(PARQUET_MAGIC))
+            if head == PARQUET_MAGIC:  # standard logging v2 delivered as Parquet
+                _parquet_object(task, storage, index, results, quarantines, batch)
+                return
+        reader = ChunkReader(stream, chunk_bytes=settings.ingest.chunk_bytes,
+                             max_line_bytes=settings.ingest.max_line_bytes,
+                             max_total_bytes=settings.ingest.max_object_bytes)
+        next_line, per_object = 1, None
+        for n, chunk in enumerate(task.clock.iterate("read + gunzip", reader)):
+            if task.source in ("rtl", "beacon"):  # one layout per object: TSV or NDJSON
+                with task.clock("split lines"):
+                    lines = split_lines(chunk, next_line, settings.ingest.max_line_bytes)
+                next_line += lines.span
+                segments = [((task.source,), lines)] if len(lines.line_no) else []
+            elif n == 0 and chunk.lstrip()[:1] == b"{" or per_object is not None:
+                # Standard logging v2 as JSON lines: parsed object by object.
+                per_object = per_object or StandardJsonParser(**opts)
+                with task.clock("parse fields"):
+                    parsed = per_object.feed(chunk)
+                result.lines += parsed.lines
+                next_line = per_object.next_line
+                _record(task, 10**6 + index * 1000 + n, parsed, [index], results,
+                        quarantines, batch.opts, batch.lock)
+                continue
+            else:
+                if n == 0:  # each standard log object starts with its own directives
+                    std.names = StandardParser().names
+                    std.next_line = 1
+                with task.clock("split lines"):
+                    lines, segments = std.segments(chunk)
+                next_line = std.next_line
+            result.lines += lines.count
+            with task.clock("quarantine"):
+                quarantine.add(lines.rejects)
+            for layout, piece in segments:
+                batch.add(index, piece, len(chunk) * len(piece.line_no) // max(1, lines.count), layout)
+        if reader.error:
+            _unreadable(quarantine, result, next_line, reader.error)
+
+
 def parse_task(task: ParseTask) -> list[ObjectResult]:
     """Phase 1 for a few landing objects (runs in a worker thread)."""
     tune_malloc()
@@ -385,6 +441,7 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
                    for i, o in task.objects}
     opts = dict(visitor_header=settings.identity.visitor_header,
                 max_line_bytes=settings.ingest.max_line_bytes)
+    std = StandardParser(**opts) if task.source == "standard" else None
     if task.source == "rtl":
         rtl = RealtimeParser(settings.rtl.fields, **opts)
         batch = _Batch(task, results, quarantines, lambda lines, _layout: rtl.parse_lines(lines))
@@ -392,56 +449,70 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
         beacon = BeaconParser()
         batch = _Batch(task, results, quarantines, lambda lines, _layout: beacon.parse_lines(lines))
     else:
-        std = StandardParser(**opts)
+        assert std is not None
         batch = _Batch(task, results, quarantines, std.parse_lines)
-    for index, obj in task.objects:
-        result, quarantine = results[index], quarantines[index]
-        with storage.open_input(obj.key) as stream:
-            if task.source == "standard":
-                head, stream = peek(stream, len(PARQUET_MAGIC))
-                if head == PARQUET_MAGIC:  # standard logging v2 delivered as Parquet
-                    _parquet_object(task, storage, index, results, quarantines, batch)
-                    continue
-            reader = ChunkReader(stream, chunk_bytes=settings.ingest.chunk_bytes,
-                                 max_line_bytes=settings.ingest.max_line_bytes,
-                                 max_total_bytes=settings.ingest.max_object_bytes)
-            next_line, per_object = 1, None
-            for n, chunk in enumerate(task.clock.iterate("read + gunzip", reader)):
-                if task.source in ("rtl", "beacon"):  # one layout per object: TSV or NDJSON
-                    with task.clock("split lines"):
-                        lines = split_lines(chunk, next_line, settings.ingest.max_line_bytes)
-                    next_line += lines.span
-                    segments = [((task.source,), lines)] if len(lines.line_no) else []
-                elif n == 0 and chunk.lstrip()[:1] == b"{" or per_object is not None:
-                    # Standard logging v2 as JSON lines: parsed object by object.
-                    per_object = per_object or StandardJsonParser(**opts)
-                    with task.clock("parse fields"):
-                        parsed = per_object.feed(chunk)
-                    result.lines += parsed.lines
-                    next_line = per_object.next_line
-                    _record(task, 10**6 + index * 1000 + n, parsed, [index], results,
-                            quarantines, batch.opts, batch.lock)
-                    continue
-                else:
-                    if n == 0:  # each standard log object starts with its own directives
-                        std.names = StandardParser().names
-                        std.next_line = 1
-                    with task.clock("split lines"):
-                        lines, segments = std.segments(chunk)
-                    next_line = std.next_line
-                result.lines += lines.count
-                with task.clock("quarantine"):
-                    quarantine.add(lines.rejects)
-                for layout, piece in segments:
-                    batch.add(index, piece, len(chunk) * len(piece.line_no) // max(1, lines.count), layout)
-            if reader.error:
-                _unreadable(quarantine, result, next_line, reader.error)
-    batch.finish()
+    try:
+        for index, _ in task.objects:
+            _parse_object(task, storage, index, results, quarantines, batch, std, opts)
+        batch.finish()
+    finally:
+        batch.close()
     with task.clock("quarantine"):
         for index, quarantine in quarantines.items():
             results[index].quarantine_key = quarantine.close()
             results[index].quarantined = quarantine.count
     return [results[i] for i, _ in task.objects]
+
+
+def parse_task_or_isolate(task: ParseTask) -> list[ObjectResult]:
+    """`parse_task`, except that a failure other than the environment's costs only the
+    object that causes it.
+
+    Such a failure is a bug that some object trips (bad input is quarantined line by line
+    and never raises). The task's staged output is dropped and its halves are parsed again,
+    down to the object that fails alone: it is recorded with the error, no rows, and its
+    lines left in landing, where every later run tries it again. Without this, one such
+    object would stop every run, and with it every other object's rows."""
+    try:
+        return parse_task(task)
+    except ENVIRONMENT_ERRORS:
+        raise
+    except (Exception, PanicException) as err:
+        _discard_staged(task)
+        if len(task.objects) == 1:
+            index, obj = task.objects[0]
+            log.error("%s: parsing failed; no rows taken, tried again on the next run", obj.key, exc_info=err)
+            return [_failed(task, index, obj, err)]
+    half = len(task.objects) // 2
+    return [*parse_task_or_isolate(dataclasses.replace(task, objects=task.objects[:half])),
+            *parse_task_or_isolate(dataclasses.replace(task, objects=task.objects[half:]))]
+
+
+# Failures of the machine, the network or the store rather than of a landing object: they
+# stop the run (quarantining objects for a full disk or a lost connection would be wrong).
+ENVIRONMENT_ERRORS = (OSError, MemoryError)
+
+
+def _discard_staged(task: ParseTask) -> None:
+    """Delete what a failed task staged: its rows (named by its first object) and its
+    objects' spilled rejects."""
+    staging = Path(task.staging)
+    for path in staging.glob(f"*/*/{task.objects[0][0]:06d}-*.arrow"):
+        path.unlink()
+    for index, _ in task.objects:
+        (staging / "quarantine" / f"{index:06d}.parquet").unlink(missing_ok=True)
+
+
+def _failed(task: ParseTask, index: int, obj: ObjectInfo, err: BaseException) -> ObjectResult:
+    """The result of an object that failed to parse: one quarantined line, the error."""
+    result = ObjectResult(index, task.source, obj, failure=err)
+    quarantine = _Quarantine(Storage(task.lake_root), task.source, obj, task.staging, index,
+                             _Held(cap=REJECTS_HELD_BYTES), task.quarantined)
+    first_line = (str(err).strip().splitlines() or [""])[0][:300]
+    _unreadable(quarantine, result, 0, f"{ledger.FAILED}: {type(err).__name__}: {first_line}")
+    result.quarantine_key = quarantine.close()
+    result.quarantined = quarantine.count
+    return result
 
 
 @dataclass(frozen=True)
@@ -670,10 +741,16 @@ def _ingest_wave(settings: Settings, key: bytes, todo: list[tuple[str, ObjectInf
             inner = settings.ingest.workers // len(tasks)
             tasks = [dataclasses.replace(t, inner_workers=inner) for t in tasks]
         results: list[ObjectResult] = []
-        for f in as_completed([pool.submit(parse_task, t) for t in tasks]):
+        for f in as_completed([pool.submit(parse_task_or_isolate, t) for t in tasks]):
             task_results = f.result()
             results.extend(task_results)
             progress.parsed(sum(r.obj.size for r in task_results))
+        failed = [r for r in results if r.failure]
+        if failed and len(failed) == len(results):  # not an object's fault: Footfall's or its setup's
+            storage = Storage(settings.lake.root)
+            for r in failed:
+                storage.delete(r.quarantine_key)
+            raise failed[0].failure  # type: ignore[misc]
 
         t1 = time.perf_counter()
         summary.parse_seconds += t1 - t0

@@ -34,6 +34,12 @@ SCHEMA = pa.schema([
 ])
 
 
+# The error of an object whose parsing raised something Footfall did not expect (a bug
+# that object trips, not bad input, which is quarantined line by line): the object is
+# recorded with that error and no rows, and every later run tries it again.
+FAILED = "internal error"
+
+
 @dataclass
 class Entry:
     source: str
@@ -54,6 +60,11 @@ class Entry:
     def reconciles(self) -> bool:
         return self.lines == self.rows + self.duplicates + self.quarantined
 
+    @property
+    def failed(self) -> bool:
+        """Parsing the object raised an unexpected error: none of its lines were taken."""
+        return bool(self.error and self.error.startswith(FAILED))
+
 
 def load(storage: Storage) -> dict[str, Entry]:
     if not storage.exists(LEDGER_KEY):
@@ -63,8 +74,9 @@ def load(storage: Storage) -> dict[str, Entry]:
 
 
 def is_new_or_changed(obj: ObjectInfo, ledger: dict[str, Entry]) -> bool:
+    """Not ingested yet, changed since, or failed last time (so a fixed Footfall takes it)."""
     seen = ledger.get(obj.key)
-    return seen is None or seen.size != obj.size or seen.mtime_ns != obj.mtime_ns
+    return seen is None or seen.size != obj.size or seen.mtime_ns != obj.mtime_ns or seen.failed
 
 
 def save(storage: Storage, entries: dict[str, Entry]) -> None:

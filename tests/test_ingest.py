@@ -147,6 +147,96 @@ def test_a_run_interrupted_after_writing_partitions_finishes_exactly(small_lake,
 
 
 
+def _trip_on(monkeypatch, error: Exception, marker: str | None = None) -> None:
+    """Stand-in for a bug in the parser: parsing a batch raises `error` when one of its lines
+    holds `marker` (every batch when None)."""
+    import pyarrow.compute as pc
+
+    from rtl_parser.realtime import RealtimeParser
+    from rtl_parser.standard import StandardParser
+
+    for parser in (RealtimeParser, StandardParser):
+        def tripped(self, lines, *args, _parse=parser.parse_lines):
+            if marker is None or pc.any(pc.match_substring(lines.text, marker)).as_py():
+                raise error
+            return _parse(self, lines, *args)
+        monkeypatch.setattr(parser, "parse_lines", tripped)
+
+
+def _copy_landing(root: Path, to: Path, objects: list[Path] | None = None) -> Path:
+    for p in objects if objects is not None else (root / "landing").rglob("*.gz"):
+        (to / p.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+        (to / p.relative_to(root)).write_bytes(p.read_bytes())
+    return to
+
+
+@pytest.mark.parametrize("in_flight", [False, True])
+def test_an_object_that_trips_a_bug_costs_only_itself_and_is_taken_once_fixed(
+        small_lake, monkeypatch, tmp_path, in_flight):
+    """One object whose parsing raises an unexpected error (not bad input: a bug) must not
+    stop the run nor take other objects' rows with it, though it shares their batches (or,
+    `in_flight`, batches of its task are being parsed beside it): the rest of silver is
+    exactly what a landing zone without it gives, the object is on record as failed with
+    none of its lines taken, and the next run, with the bug gone, takes it and leaves the
+    lake a clean run makes."""
+    generated, _ = small_lake
+    objects = sorted((generated / "landing").rglob("*.gz"))
+    rtl = [p for p in objects if "/rtl/" in str(p)]
+    picked = rtl[100:124] if in_flight else objects
+    poison = rtl[112]
+    root = _copy_landing(generated, tmp_path / "picked", picked)
+
+    def run(lake: Path):
+        # In flight: one task of small batches, two of them parsed at a time.
+        chunk = 16 << 10 if in_flight else Ingest().chunk_bytes
+        return ingest(Settings(lake=Lake(root=str(lake)), ingest=Ingest(workers=2, chunk_bytes=chunk)), KEY)
+
+    marker = gzip.decompress(poison.read_bytes()).split(b"\n")[5].split(b"\t")[12].decode()
+    _trip_on(monkeypatch, RuntimeError("simulated bug\nsecond line"), marker)
+    summary = run(root)
+    entries = ledger.load(Storage(str(root)))
+    key = str(poison.relative_to(generated))
+    failed = entries.pop(key)
+    assert failed.error == "internal error: RuntimeError: simulated bug"
+    assert (failed.lines, failed.rows, failed.quarantined, failed.hours) == (1, 0, 1, [])
+    assert not any(e.error and e.error.startswith("internal") for e in entries.values())
+    assert all(e.reconciles for e in entries.values()) and summary.objects == len(entries) + 1
+    without = _copy_landing(generated, tmp_path / "without", [p for p in picked if p != poison])
+    run(without)
+    assert digests(root) == digests(without)  # every other row, and none of the failed object's
+    reasons = pl.read_parquet(str(root / "quarantine/rtl/*/*.parquet")).filter(pl.col("source_object") == key)
+    assert reasons["reason"].to_list() == ["internal error: RuntimeError: simulated bug"]
+
+    monkeypatch.undo()  # the bug is fixed
+    again = run(root)
+    assert again.objects == 1 and again.rows > 0
+    clean = _copy_landing(generated, tmp_path / "clean", picked)
+    run(clean)
+    assert digests(root, OUTPUTS) == digests(clean, OUTPUTS)
+    assert not ledger.load(Storage(str(root)))[key].error
+    assert run(root).objects == 0
+
+
+@pytest.mark.parametrize("error, everywhere", [(RuntimeError("simulated bug"), True),
+                                               (OSError(28, "No space left on device"), False)])
+def test_a_failure_that_is_not_one_objects_stops_the_run_and_records_nothing(
+        small_lake, monkeypatch, error, everywhere):
+    """A bug every object trips, or the machine failing (a full disk) while one object is
+    parsed, is not pinned on objects: the run stops with that error and no object is
+    recorded as ingested or quarantined, so the next run takes them all."""
+    root, _ = small_lake
+    poison = sorted((root / "landing/rtl").rglob("*.gz"))[1]
+    marker = gzip.decompress(poison.read_bytes()).split(b"\n")[0].split(b"\t")[12].decode()
+    _trip_on(monkeypatch, error, None if everywhere else marker)
+    with pytest.raises(type(error), match=str(error.args[-1])):
+        ingest(settings(root, workers=2), KEY)
+    assert ledger.load(Storage(str(root))) == {}
+    assert not list(root.glob("silver/**/*.parquet")) and not list(root.glob("quarantine/**/*.parquet"))
+    monkeypatch.undo()
+    summary = ingest(settings(root, workers=2), KEY)
+    assert summary.objects == len([*(root / "landing/rtl").rglob("*.gz"), *(root / "landing/standard").rglob("*.gz")])
+
+
 def test_a_backlog_ingested_in_waves_gives_the_same_lake_as_one_run(small_lake):
     root, _ = small_lake
     one = ingest(settings(root, workers=2), KEY)

@@ -62,6 +62,10 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
                     metadata={"run_id": summary.run_id, "objects": written[day]}))
         context.log.info(f"{summary.objects} landing object(s), {summary.lines:,} lines → "
                          f"{summary.rows:,} {table} rows on {len(written)} day(s)")
+        failed = [e for e in summary.entries if e.failed]
+        for e in failed:
+            context.log.error(f"{e.object}: {e.error}; none of its lines were taken: it stays in "
+                              "landing and every run tries it again (a Footfall bug: please report it)")
         hours = [h for e in summary.entries for h in e.hours]
         metadata: dict[str, object] = {
             "run_id": summary.run_id,
@@ -71,6 +75,7 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
             "rows_written": summary.rows,
             "duplicates": summary.duplicates,
             "rows_quarantined": summary.quarantined,
+            "objects_failed": len(failed),
             "hour_partitions_rewritten": summary.partitions,
             "days_written": ", ".join(d.isoformat() for d in sorted(written)) or "none",
             "lines_per_second": round(summary.lines_per_second),
