@@ -477,6 +477,10 @@ def cmd_retention(args: argparse.Namespace) -> int:
     out.print(table)
     if result.deleted and not args.dry_run:
         out.print("recorded in state/retention/")
+    if result.uningested:
+        console.print(f"[yellow]warning[/]: {len(result.uningested):,} landing object(s) "
+                      f"{'would be' if args.dry_run else 'were'} deleted before ingest took them, "
+                      f"their lines with them (run footfall ingest first), e.g. {escape(result.uningested[0])}")
     return 0
 
 

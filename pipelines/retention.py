@@ -3,7 +3,8 @@
 Landing and quarantine hold raw identifiers and are kept for days; silver for about a
 year; gold forever unless `retention.gold` is set. Ages are by the data's own UTC day: the
 landing key's date, or the `dt=` partition. Every deletion is recorded in
-`state/retention/<run>.json` (keys and counts, no data); `dry_run` only reports.
+`state/retention/<run>.json` (keys and counts, no data), naming the landing objects it
+deleted before ingest took them; `dry_run` only reports.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from pipelines import ledger
 from pipelines.config import Settings
 from pipelines.landing import landing_hour
 from pipelines.storage import Storage
@@ -27,6 +29,9 @@ class RetentionResult:
     cutoffs: dict[str, str]  # zone → oldest day kept ("" = kept forever)
     deleted: list[str] = field(default_factory=list)
     dry_run: bool = False
+    # Landing objects deleted before ingest took them (never ingested, changed since, or
+    # failing): their lines are lost, so they are named, not passed over in a count.
+    uningested: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(k.split("/", 1)[0] for k in self.deleted))
@@ -51,6 +56,7 @@ def apply_retention(settings: Settings, *, today: date | None = None, dry_run: b
     ages = _ages(settings)
     result = RetentionResult(cutoffs={z: (today - timedelta(days=a)).isoformat() if a > 0 else ""
                                       for z, a in ages.items()}, dry_run=dry_run)
+    entries = ledger.load(storage)
     for zone in ZONES:
         if ages[zone] <= 0:  # 0 = keep forever
             continue
@@ -59,6 +65,8 @@ def apply_retention(settings: Settings, *, today: date | None = None, dry_run: b
             day = _day(zone, obj)
             if day is not None and day < oldest_kept:
                 result.deleted.append(obj.key)
+                if zone == "landing" and ledger.is_new_or_changed(obj, entries):
+                    result.uningested.append(obj.key)
     if not dry_run:
         for key in result.deleted:
             storage.delete(key)
@@ -66,5 +74,6 @@ def apply_retention(settings: Settings, *, today: date | None = None, dry_run: b
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
             storage.write_bytes(f"state/retention/{stamp}.json", json.dumps(
                 {"run_at": stamp, "today": today.isoformat(), "cutoffs": result.cutoffs,
-                 "counts": result.counts(), "deleted": result.deleted}, indent=1).encode())
+                 "counts": result.counts(), "deleted": result.deleted,
+                 "uningested": result.uningested}, indent=1).encode())
     return result

@@ -43,18 +43,25 @@ def files(root, zone: str) -> set[str]:
     return {str(p.relative_to(root)) for p in (root / zone).rglob("*") if p.is_file()}
 
 
-def test_retention_deletes_by_age_and_never_gold_unless_configured(built):
+def test_retention_deletes_by_age_and_never_gold_unless_configured(built, capsys):
     root, settings = built
+    # An object that landed after the last ingest: retention deletes it too, and says so.
+    late = root / "landing/rtl/2026/11/02/23/footfall-rtl-1-2026-11-02-23-58-00-never.gz"
+    late.write_bytes(next((root / "landing/rtl").rglob("*.gz")).read_bytes())
     landing, quarantine, silver, gold = (files(root, z) for z in ("landing", "quarantine", "silver", "gold"))
     # 2026-11-10: landing and quarantine (7 days) expire — records of 2026-11-02 and the
     # late objects that landed on the 3rd are kept until the 10th (3rd + 7 = 10th).
     dry = apply_retention(settings, today=date(2026, 11, 10), dry_run=True)
     assert set(dry.deleted) == {k for k in landing | quarantine if "2026/11/02" in k or "2026-11-02" in k}
     assert files(root, "landing") == landing  # a dry run deletes nothing
+    assert dry.uningested == [str(late.relative_to(root))]
+    assert main(["retention", "--lake", str(root), "--dry-run"]) == 0
+    assert "1 landing object(s) would be deleted before ingest took them" in " ".join(capsys.readouterr().err.split())
     done = apply_retention(settings, today=date(2026, 11, 10))
     assert done.deleted == dry.deleted and files(root, "silver") == silver and files(root, "gold") == gold
     [log] = (root / "state/retention").glob("*.json")
     assert json.loads(log.read_text())["counts"] == done.counts()
+    assert json.loads(log.read_text())["uningested"] == dry.uningested
     # A year later silver goes too; gold stays (retention.gold = 0 keeps it forever)...
     apply_retention(settings, today=date(2027, 12, 31))
     assert files(root, "silver") == set() and files(root, "gold") == gold and files(root, "landing") == set()

@@ -12,6 +12,9 @@ def apply_retention_op(context: dg.OpExecutionContext, footfall: FootfallResourc
     result = apply_retention(footfall.settings())
     counts = result.counts()
     context.log.info(f"retention deleted {len(result.deleted)} object(s): {counts or 'none'}")
+    if result.uningested:
+        context.log.warning(f"{len(result.uningested)} landing object(s) were deleted before ingest "
+                            f"took them, their lines with them: {', '.join(result.uningested[:5])}")
 
 
 @dg.job(description="Retention: delete what is past its age in every zone.")
