@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -79,6 +80,32 @@ def environment_error(err: BaseException) -> str | None:
     return f"{text}; check lake.root, the AWS credentials and the network"
 
 
+# How DuckDB and Arrow say that a file is not (all of) a Parquet file.
+_NOT_PARQUET = ("magic bytes", "out of specification", "corrupt", "not a parquet", "footer")
+_QUOTED_PARQUET = re.compile(r"'([^']+\.parquet)'")
+
+
+def damaged_file_error(err: BaseException) -> str | None:
+    """One line for a lake Parquet file a query could not read, with how to repair it;
+    None if `err` is not that."""
+    text = " ".join(str(err).split())
+    path = _QUOTED_PARQUET.search(text)
+    if isinstance(err, OSError) or not path or not any(w in text.lower() for w in _NOT_PARQUET):
+        return None
+    from pipelines.partitions import parse_hour_key
+
+    first = str(err).strip().splitlines()[0][:300]
+    hour = parse_hour_key(path.group(1))
+    gold = re.search(r"(?:^|/)gold/\w+/dt=(\d{4}-\d{2}-\d{2})/", path.group(1))
+    repair = "restore it from bucket versioning or a backup"
+    if hour:
+        repair = (f"rebuild it from landing with footfall ingest --rebuild "
+                  f"silver/{hour[0]}/dt={hour[1]}/hour={hour[2]:02d}, or {repair}")
+    elif gold:
+        repair = f"delete it and run footfall build --date {gold.group(1)}, or {repair}"
+    return f"{path.group(1)} cannot be read ({first}): it was damaged or replaced outside Footfall; {repair}"
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -123,14 +150,25 @@ def _progress_callback(progress: Progress) -> Callable[[str, int, int], None]:
     return update
 
 
-def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...]) -> int:
+def _print_rebuilds(summary) -> None:
+    for r in summary.rebuilt:
+        kept = f"; the old file is kept at {r.kept_as}" if r.kept_as else ""
+        lost = (f"; {len(r.lost):,} object(s) that wrote to it are no longer in landing and their "
+                f"rows of that hour are lost (listed in state/rebuilds/)" if r.lost else "")
+        console.print(f"[yellow]warning[/]: rebuilt {escape(r.key)} ({escape(r.cause)}) from "
+                      f"{len(r.taken_again):,} landing object(s){escape(kept)}{escape(lost)}")
+
+
+def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...], rebuild: tuple[str, ...] = ()) -> int:
     from pipelines.ingest import ingest
     from pipelines.storage import Storage
 
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     # Not on a pipe or in CI logs, where a transient bar would leave a blank line behind.
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        summary = ingest(settings, key, sources=sources, on_progress=_progress_callback(progress))
+        summary = ingest(settings, key, sources=sources, on_progress=_progress_callback(progress),
+                         rebuild=rebuild)
+    _print_rebuilds(summary)
     if not summary.objects:
         if summary.landed:
             out.print(f"nothing new in landing: all {summary.landed:,} objects are already in the ledger")
@@ -166,7 +204,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     key = load_key(settings.identity)
     _lake(settings)
-    return run_ingest(settings, key, tuple(args.sources))
+    if args.rebuild:
+        from pipelines.ingest import TABLE_OF
+        from pipelines.partitions import named_partition
+
+        for text in args.rebuild:
+            try:
+                named_partition(text, {TABLE_OF[s] for s in args.sources})
+            except ValueError as err:
+                raise UserError(f"--rebuild {err}") from None
+    return run_ingest(settings, key, tuple(args.sources), tuple(args.rebuild))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -504,6 +551,9 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("ingest", parents=[common], help="parse new landing objects into silver")
     i.add_argument("--sources", nargs="+", default=["rtl", "standard", "beacon"],
                    choices=["rtl", "standard", "beacon"])
+    i.add_argument("--rebuild", action="append", default=[], metavar="PARTITION",
+                   help="rebuild this silver hour partition (silver/<table>/dt=YYYY-MM-DD/hour=HH) "
+                        "from the landing objects still there, even if some are gone; repeatable")
     i.set_defaults(func=cmd_ingest)
 
     b = sub.add_parser("build", parents=[common], help="build gold models for a day or range of days")
@@ -578,7 +628,12 @@ def main(argv: list[str] | None = None) -> int:
         console.print("interrupted: the lake is unchanged where the run did not finish; run again to complete")
         return 130
     except Exception as err:
-        message = environment_error(err)
+        from pipelines.partitions import DamagedPartition
+
+        if isinstance(err, DamagedPartition):  # nothing of the failed wave was recorded
+            console.print(f"[red]error[/]: {escape(str(err))}")
+            return 1
+        message = damaged_file_error(err) or environment_error(err)
         if message is None or os.environ.get("FOOTFALL_DEBUG"):
             raise
         console.print(f"[red]error[/]: {escape(message)} (FOOTFALL_DEBUG=1 shows the traceback)")

@@ -52,7 +52,13 @@ from pipelines.landing import (
     peek,
 )
 from pipelines.memory import release_free_memory, tune_malloc
-from pipelines.partitions import MergeResult, merge_partition
+from pipelines.partitions import (
+    DamagedPartition,
+    MergeResult,
+    merge_partition,
+    named_partition,
+)
+from pipelines.rebuild import Rebuild, apply_rebuild, plan_rebuild
 from pipelines.schemas import QUARANTINE, SILVER
 from pipelines.stageclock import StageClock
 from pipelines.staging import staging_folder
@@ -120,6 +126,7 @@ class IngestSummary:
     merge_seconds: float = 0.0
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
     entries: list[ledger.Entry] = field(default_factory=list)
+    rebuilt: list[Rebuild] = field(default_factory=list)  # damaged hour partitions rebuilt
     clock: StageClock = field(default_factory=StageClock, repr=False)
 
     @property
@@ -576,6 +583,10 @@ def merge_in_budget(merges: list[MergeTask], sizes: list[int], pool: Executor, w
         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
         for f in done:
             del in_flight[f]
+            if f.exception() is not None:
+                # No merge outlives a failed phase: the run may rebuild a damaged hour and
+                # merge again, and must not race a merge still writing from before.
+                wait(in_flight)
             yield f.result()
 
 
@@ -653,6 +664,7 @@ def ingest(
     *,
     sources: tuple[str, ...] = REQUEST_SOURCES,
     on_progress: Callable[[str, int, int], None] | None = None,
+    rebuild: tuple[str, ...] = (),
 ) -> IngestSummary:
     """Ingest every new or changed landing object of `sources` into silver.
 
@@ -660,33 +672,51 @@ def ingest(
     `ingest.wave_bytes` landing bytes: each wave parses, merges its hours and records its
     objects in the ledger before the next starts. Local staging then holds one wave's rows,
     not the whole backlog's, and an interrupted run resumes after the last wave it finished.
+
+    An hour partition found damaged is rebuilt from landing (see `pipelines.rebuild`) when
+    every object that wrote to it is still there; otherwise `DamagedPartition` stops the
+    run. `rebuild` names partitions (keys or URIs) to rebuild first, whatever is lost.
     """
     started = time.perf_counter()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     storage = Storage(settings.lake.root)
     entries = ledger.load(storage)
+    summary = IngestSummary(run_id=run_id)
+    for text in rebuild:
+        table, dt, hour = named_partition(text, {TABLE_OF[s] for s in sources})
+        plan = _plan_rebuild(storage, entries, table, dt, hour, "asked for")
+        apply_rebuild(storage, entries, plan, run_id)
+        summary.rebuilt.append(plan)
     landed = landing_objects(storage, sources)
+    summary.landed = len(landed)
+
     todo = new_or_changed(landed, entries)
-    summary = IngestSummary(run_id=run_id, objects=len(todo), landed=len(landed))
     if not todo:
         summary.seconds = time.perf_counter() - started
         return summary
-
-    progress = _Progress(on_progress, total_bytes=sum(o.size for _, o in todo))
-    starts = plan_waves(todo, settings.ingest.wave_bytes)
+    progress = _Progress(on_progress)
     quarantined = frozenset(o.key for o in storage.list("quarantine/"))
     partitions: set[tuple[str, str, int]] = set()
     with _executor(settings.ingest.workers) as pool:
-        for first, end in zip(starts, [*starts[1:], len(todo)], strict=True):
-            # Rows already in a partition from an object of this wave or a later one can only
-            # come from an interrupted earlier run (or a changed object): they are replaced,
-            # not de-duplicated. Earlier waves' rows were written by this run and stay.
-            reprocessed = frozenset(o.key for _, o in todo[first:])
-            results, merged = _ingest_wave(settings, key, todo[first:end], first, reprocessed,
-                                           quarantined, pool, progress, summary)
-            partitions.update((TABLE_OF[r.source], *h) for r in results for h in r.hours)
-            _record_wave(storage, entries, results, merged, run_id, summary)
-            progress.wave_recorded(len(starts))
+        while todo:
+            progress.add_bytes(sum(o.size for _, o in todo))
+            try:
+                _ingest_waves(settings, key, storage, entries, todo, quarantined, pool, progress,
+                              summary, partitions)
+                todo = []
+            except DamagedPartition as err:
+                plan = _plan_rebuild(storage, entries, err.table, err.dt, err.hour, err.cause)
+                if plan.lost or any(r.key == plan.key for r in summary.rebuilt):
+                    err.lost = plan.lost
+                    raise
+                log.info("%s; rebuilding it from the %d landing objects that wrote to it",
+                            err, len(plan.taken_again))
+                apply_rebuild(storage, entries, plan, run_id)
+                summary.rebuilt.append(plan)
+                # The objects of the failed wave are not in the ledger yet: they come again too.
+                todo = new_or_changed(landed, entries)
+
+    summary.objects = len({e.object for e in summary.entries})
 
     summary.lines = sum(e.lines for e in summary.entries)
     summary.rows = sum(e.rows for e in summary.entries)
@@ -698,17 +728,46 @@ def ingest(
     return summary
 
 
+def _plan_rebuild(storage: Storage, entries: dict[str, ledger.Entry], table: str, dt: str,
+                  hour: int, cause: str) -> Rebuild:
+    # Every source of the table, not just this run's: an hour holds rows of each.
+    table_sources = tuple(s for s, t in TABLE_OF.items() if t == table)
+    in_landing = {o.key for _, o in landing_objects(storage, table_sources)}
+    return plan_rebuild(table, dt, hour, cause, table_sources, entries, in_landing)
+
+
+def _ingest_waves(settings: Settings, key: bytes, storage: Storage, entries: dict[str, ledger.Entry],
+                  todo: list[tuple[str, ObjectInfo]], quarantined: frozenset[str], pool: Executor,
+                  progress: _Progress, summary: IngestSummary,
+                  partitions: set[tuple[str, str, int]]) -> None:
+    starts = plan_waves(todo, settings.ingest.wave_bytes)
+    progress.waves_recorded = 0
+    for first, end in zip(starts, [*starts[1:], len(todo)], strict=True):
+        # Rows already in a partition from an object of this wave or a later one can only
+        # come from an interrupted earlier run (or a changed object): they are replaced,
+        # not de-duplicated. Earlier waves' rows were written by this run and stay.
+        reprocessed = frozenset(o.key for _, o in todo[first:])
+        results, merged = _ingest_wave(settings, key, todo[first:end], first, reprocessed,
+                                       quarantined, pool, progress, summary)
+        partitions.update((TABLE_OF[r.source], *h) for r in results for h in r.hours)
+        _record_wave(storage, entries, results, merged, summary.run_id, summary)
+        progress.wave_recorded(len(starts))
+
+
 @dataclass
 class _Progress:
     """Progress across the waves of a run, reported as (phase, done, total): "parse" in
     landing bytes, "merge" in hour partitions, "wave" in waves recorded in the ledger."""
 
     report: Callable[[str, int, int], None] | None
-    total_bytes: int
+    total_bytes: int = 0
     parsed_bytes: int = 0
     merges_done: int = 0
     merges_planned: int = 0
     waves_recorded: int = 0
+
+    def add_bytes(self, size: int) -> None:
+        self.total_bytes += size
 
     def parsed(self, size: int) -> None:
         self.parsed_bytes += size

@@ -7,11 +7,13 @@ the same input always yields the same bytes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
 import pyarrow as pa
+from polars.exceptions import PanicException
 
 from pipelines.storage import Storage
 from rtl_parser.arrow import polars_schema
@@ -21,6 +23,66 @@ PART_FILE = "data.parquet"
 
 def hour_key(table: str, dt: date | str, hour: int) -> str:
     return f"silver/{table}/dt={dt}/hour={int(hour):02d}/{PART_FILE}"
+
+
+_HOUR_KEY = re.compile(r"(?:^|/)silver/(\w+)/dt=(\d{4}-\d{2}-\d{2})/hour=(\d{2})(?:/|$)")
+
+
+def parse_hour_key(text: str) -> tuple[str, str, int] | None:
+    """(table, dt, hour) of a silver hour partition named by its key, its URI or its folder."""
+    m = _HOUR_KEY.search(text)
+    return (m.group(1), m.group(2), int(m.group(3))) if m else None
+
+
+def named_partition(text: str, tables: set[str]) -> tuple[str, str, int]:
+    """(table, dt, hour) of a partition of one of `tables` that a user named (key, URI or
+    folder); ValueError, saying how to name one, for anything else."""
+    found = parse_hour_key(text)
+    if not found or found[0] not in tables:
+        example = hour_key(min(tables), "2026-12-01", 23).removesuffix(f"/{PART_FILE}")
+        raise ValueError(f"{text!r} is not an hour partition of silver/{' or silver/'.join(sorted(tables))}, "
+                         f"like {example}")
+    return found
+
+
+class DamagedPartition(Exception):
+    """An existing hour partition that cannot be read as one, so no merge can keep its rows:
+    it was cut short, overwritten or replaced outside Footfall."""
+
+    def __init__(self, table: str, dt: str, hour: int, uri: str, cause: str) -> None:
+        self.table, self.dt, self.hour, self.uri, self.cause = table, dt, hour, uri, cause
+        self.key = hour_key(table, dt, hour)
+        self.lost: list[str] = []  # set by ingest: objects that wrote here, gone from landing
+        super().__init__(f"{uri} cannot be read ({cause})")
+
+    def __str__(self) -> str:
+        text = (f"silver partition {self.uri} cannot be read: {self.cause}. It was damaged or "
+                "replaced outside Footfall")
+        if not self.lost:
+            return text
+        return (f"{text}, and {len(self.lost):,} landing object(s) that wrote to it are no longer "
+                f"in landing (e.g. {self.lost[0]}), so rebuilding it would lose their rows of that "
+                f"hour. Restore the file (bucket versioning or a backup) and run again, or accept "
+                f"the loss: footfall ingest --rebuild {self.key}")
+
+
+def read_partition(storage: Storage, key: str, schema: pa.Schema) -> pl.DataFrame:
+    """An existing hour partition, or `DamagedPartition` if it is not one Footfall wrote.
+
+    The storage failing (`OSError`) is not damage and propagates as it is."""
+    table, dt, hour = parse_hour_key(key)  # type: ignore[misc]
+    try:
+        frame = storage.read_frame(key)
+    except OSError:
+        raise
+    except (Exception, PanicException) as err:  # Polars' and Arrow's errors for a bad file
+        cause = " ".join(str(err).split()) or type(err).__name__
+        raise DamagedPartition(table, dt, hour, storage.uri(key), cause[:300]) from err
+    missing = [n for n in schema.names if n not in frame.columns]
+    if missing:
+        raise DamagedPartition(table, dt, hour, storage.uri(key),
+                               f"it lacks the columns {', '.join(missing[:5])}")
+    return frame
 
 
 @dataclass
@@ -53,7 +115,7 @@ def merge_partition(
     key = hour_key(table, dt, hour)
     frames = []
     if storage.exists(key):
-        old = storage.read_frame(key)
+        old = read_partition(storage, key, schema)
         if reprocessed:
             old = old.filter(~pl.col("source_object").is_in(list(reprocessed)))
         frames.append(old.with_columns(_new=pl.lit(False), _order=pl.lit(0, pl.Int64)))

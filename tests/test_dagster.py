@@ -19,6 +19,7 @@ from dagster_project.resources import FootfallResource, HashKeyResource
 from dagster_project.silver.sensors import landing_sensor
 from pipelines.ingest import ALL_SOURCES, ingest
 from tests.conftest import KEY
+from tests.test_ingest import HOUR, _copy_landing, _damaged_lake
 from tests.test_ingest import settings as ingest_settings
 
 DAY = "2026-11-02"
@@ -114,6 +115,29 @@ def test_a_backlog_ingested_in_waves_logs_each_wave_in_the_run(small_lake, monke
     assert len(requests) >= 2 and requests[-1].startswith(f"requests: wave {len(requests)} of {len(requests)} ")
     meta = run.asset_materializations_for_node("silver__requests")[0].metadata
     assert meta["rows_written"].value == silver_count(root) > 0
+
+def test_a_damaged_hour_fails_the_run_with_the_way_out_and_is_rebuilt_once_nothing_is_lost(small_lake, tmp_path):
+    generated, _ = small_lake
+    root, gone, _ = _damaged_lake(generated, tmp_path / "damaged", gone=0)
+    job = build_defs(resources(root)).resolve_job_def("ingest_landing")
+    failed = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), partition_key=DAY,
+                                    raise_on_error=False)
+    assert not failed.success
+    error = next(e for e in failed.all_events if e.is_step_failure).step_failure_data
+    assert f"footfall ingest --rebuild {HOUR}" in error.user_failure_data.description
+
+    gone.write_bytes((generated / gone.relative_to(root)).read_bytes())  # landing restored
+    instance = dg.DagsterInstance.ephemeral()
+    run = job.execute_in_process(instance=instance, partition_key=DAY)
+    assert run.success
+    meta = run.asset_materializations_for_node("silver__requests")[0].metadata
+    assert meta["partitions_rebuilt"].value == HOUR
+    warned = [e.user_message for e in instance.all_logs(run.run_id) if HOUR in (e.user_message or "")]
+    assert any("could not be read" in m and "rebuilt from" in m for m in warned)
+    clean = _copy_landing(generated, tmp_path / "clean")
+    ingest(ingest_settings(clean), KEY)
+    assert pl.read_parquet(root / HOUR).equals(pl.read_parquet(clean / HOUR))
+
 
 def test_the_checks_of_a_days_run_look_at_that_day_and_warn_of_a_drop_in_volume(tmp_path):
     """A run for one day checks that day's silver only (not the whole lake), and warns when

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import re
 import socket
@@ -235,6 +236,108 @@ def test_a_failure_that_is_not_one_objects_stops_the_run_and_records_nothing(
     monkeypatch.undo()
     summary = ingest(settings(root, workers=2), KEY)
     assert summary.objects == len([*(root / "landing/rtl").rglob("*.gz"), *(root / "landing/standard").rglob("*.gz")])
+
+
+HOUR = "silver/requests/dt=2026-11-02/hour=13/data.parquet"
+
+
+def _damaged_lake(generated: Path, to: Path, *, gone: int | None = None) -> tuple[Path, Path, bytes]:
+    """A lake ingested without the last real-time object of 13:00, whose hour-13 partition
+    was then cut to its first half outside Footfall; that object has landed since, and
+    `gone` (an index into the hour's other objects) was deleted from landing meanwhile.
+    Returns the lake, the object deleted (if any) and the damaged bytes."""
+    hour_objects = sorted((generated / "landing/rtl/2026/11/02/13").glob("*.gz"))
+    late = hour_objects[-1]
+    root = _copy_landing(generated, to, [p for p in (generated / "landing").rglob("*.gz") if p != late])
+    ingest(Settings(lake=Lake(root=str(root))), KEY)
+    part = root / HOUR
+    damaged = part.read_bytes()[: part.stat().st_size // 2]
+    part.write_bytes(damaged)
+    _copy_landing(generated, root, [late])
+    deleted = root / hour_objects[gone].relative_to(generated) if gone is not None else None
+    if deleted:
+        deleted.unlink()
+    return root, deleted, damaged
+
+
+def test_a_damaged_hour_is_rebuilt_from_landing_when_every_object_of_it_is_still_there(small_lake, tmp_path):
+    """An hour partition cut short outside Footfall used to stop every ingest run that
+    touched its hour, with Polars' traceback. When every object that wrote to it is still
+    in landing, the run rebuilds it from them: the lake ends as if nothing had happened."""
+    from pipelines.rebuild import Rebuild
+
+    generated, _ = small_lake
+    root, _, damaged = _damaged_lake(generated, tmp_path / "damaged")
+    summary = ingest(Settings(lake=Lake(root=str(root))), KEY)
+
+    clean = _copy_landing(generated, tmp_path / "clean")
+    ingest(Settings(lake=Lake(root=str(clean))), KEY)
+    assert digests(root) == digests(clean)  # every partition, the rebuilt hour included
+    counts = {o: (e.lines, e.rows, e.duplicates, e.quarantined)
+              for o, e in ledger.load(Storage(str(root))).items()}
+    assert counts == {o: (e.lines, e.rows, e.duplicates, e.quarantined)
+                      for o, e in ledger.load(Storage(str(clean))).items()}
+    [rebuilt] = summary.rebuilt
+    assert isinstance(rebuilt, Rebuild) and rebuilt.key == HOUR and rebuilt.lost == []
+    assert "parquet" in rebuilt.cause.lower()
+    # Every object with rows in the clean hour was taken again (the late one was new anyway).
+    late = str(sorted((generated / "landing/rtl/2026/11/02/13").glob("*.gz"))[-1].relative_to(generated))
+    in_hour = set(pl.read_parquet(clean / HOUR)["source_object"]) - {late}
+    assert in_hour <= set(rebuilt.taken_again) and len(in_hour) >= 10
+    assert (root / rebuilt.kept_as).read_bytes() == damaged  # kept, not deleted
+    assert rebuilt.kept_as.startswith("quarantine/damaged/dt=")
+    assert ingest(Settings(lake=Lake(root=str(root))), KEY).objects == 0
+
+
+def test_a_damaged_hour_whose_objects_left_landing_stops_until_the_user_accepts_the_loss(small_lake, tmp_path):
+    """If an object that wrote to the damaged hour is gone from landing, rebuilding would
+    lose its rows: the run stops, names the file, the object and the two ways out, and
+    records nothing. `footfall ingest --rebuild` then rebuilds it from what landing has."""
+    from pipelines.partitions import DamagedPartition
+
+    generated, _ = small_lake
+    root, gone, damaged = _damaged_lake(generated, tmp_path / "damaged", gone=0)
+    settings = Settings(lake=Lake(root=str(root)))
+    ledger_bytes = (root / ledger.LEDGER_KEY).read_bytes()
+    with pytest.raises(DamagedPartition) as caught:
+        ingest(settings, KEY)
+    gone_key = str(gone.relative_to(root))
+    assert caught.value.lost == [gone_key]
+    assert (root / ledger.LEDGER_KEY).read_bytes() == ledger_bytes and (root / HOUR).read_bytes() == damaged
+
+    env = {**os.environ, "FOOTFALL_HASH_KEY": KEY.decode(), "COLUMNS": "1000"}  # no line wraps
+    cli = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", "--lake", str(root)],
+                         capture_output=True, text=True, env=env, timeout=600)
+    said = cli.stdout + cli.stderr
+    assert cli.returncode == 1 and "Traceback" not in said, said
+    assert f"silver partition {root / HOUR} cannot be read" in said and gone_key in said
+    assert f"footfall ingest --rebuild {HOUR}" in said
+    query = subprocess.run([sys.executable, "-m", "pipelines.cli", "query", "--lake", str(root),
+                            "select count(*) from requests"],
+                           capture_output=True, text=True, env=env, timeout=600)
+    said = query.stdout + query.stderr
+    assert query.returncode == 1 and "Traceback" not in said, said
+    assert f"{root / HOUR} cannot be read" in said
+    assert "footfall ingest --rebuild silver/requests/dt=2026-11-02/hour=13" in said
+
+    # The user accepts the loss, naming the partition as a path (after one typo).
+    def cli_ingest(*args: str) -> tuple[int, str]:
+        done = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", "--lake", str(root), *args],
+                              capture_output=True, text=True, env=env, timeout=600)
+        return done.returncode, done.stdout + done.stderr
+
+    code, said = cli_ingest("--rebuild", "silver/requests/dt=2026-11-02/hour=1")
+    assert code == 2 and "not an hour partition of silver/events or silver/requests, like" in said
+    code, said = cli_ingest("--rebuild", str(root / HOUR))
+    assert code == 0, said
+    assert f"rebuilt {HOUR}" in said and "1 object(s) that wrote to it are no longer in landing" in said
+    [record] = [json.loads(p.read_text()) for p in (root / "state/rebuilds").glob("*.json")]
+    assert record["key"] == HOUR and record["lost"] == [gone_key] and (root / record["kept_as"]).exists()
+    without = _copy_landing(generated, tmp_path / "without",
+                            [p for p in (generated / "landing").rglob("*.gz") if p.name != gone.name])
+    ingest(Settings(lake=Lake(root=str(without))), KEY)
+    assert digests(root)[HOUR] == digests(without)[HOUR]  # the hour holds all but the lost rows
+    assert ingest(settings, KEY).objects == 0
 
 
 def test_a_backlog_ingested_in_waves_gives_the_same_lake_as_one_run(small_lake):
@@ -682,3 +785,28 @@ def test_an_object_fixed_at_the_source_loses_its_old_quarantine_and_clean_object
     assert (summary.objects, summary.quarantined) == (1, 0)
     assert list(quarantined().values()) == [["nor this one"]]
     assert len([k for k in deletes if k.startswith("quarantine/")]) == 2  # its file, and the legacy one
+
+
+def test_a_failed_merge_waits_for_the_merges_beside_it(monkeypatch):
+    """A merge that raises (a damaged hour, say) must not leave another still writing its
+    partition when ingest goes on to rebuild and merge again."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pipelines.ingest as ingest_module
+
+    finished = []
+
+    def merge_hour(m):
+        if m == "bad":
+            raise RuntimeError("damaged")
+        time.sleep(0.5)
+        finished.append(m)
+        return m
+
+    monkeypatch.setattr(ingest_module, "merge_hour", merge_hour)
+    with ThreadPoolExecutor(2) as pool, pytest.raises(RuntimeError, match="damaged"):
+        try:
+            list(ingest_module.merge_in_budget(["slow", "bad"], [2, 1], pool, 2, budget=10))
+        finally:
+            assert finished == ["slow"]

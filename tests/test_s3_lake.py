@@ -159,6 +159,41 @@ def test_a_missing_bucket_or_an_unreachable_s3_is_one_line_saying_what_to_check(
     assert "check the network, AWS_REGION and AWS_ENDPOINT_URL" in message
 
 
+def test_a_damaged_hour_on_s3_is_named_by_a_query_and_rebuilt_by_ingest(s3_url, monkeypatch, small_lake, tmp_path):
+    """The same repair as on a local lake (see test_ingest), through S3: a query names the
+    damaged object and the way out; the next ingest that touches its hour rebuilds it."""
+    from tests.test_ingest import HOUR, _copy_landing
+
+    apply_env(monkeypatch, s3_url)
+    local_root, _ = small_lake
+    late = sorted((local_root / "landing/rtl/2026/11/02/13").glob("*.gz"))[-1]
+    body = late.read_bytes()
+    late.unlink()
+    s3 = upload_landing(s3_url, local_root, "footfall-damaged")
+    remote = Settings(lake=Lake(root="s3://footfall-damaged/lake"))
+    ingest(remote, KEY)
+    whole = s3.get_object(Bucket="footfall-damaged", Key=f"lake/{HOUR}")["Body"].read()
+    s3.put_object(Bucket="footfall-damaged", Key=f"lake/{HOUR}", Body=whole[: len(whole) // 2])
+
+    query = _cli("query", "--lake", "s3://footfall-damaged/lake", "select count(*) from requests",
+                 env={**aws_env(s3_url), "COLUMNS": "1000"})
+    said = query.stdout + query.stderr
+    assert query.returncode == 1 and "Traceback" not in said, said
+    assert f"footfall-damaged/lake/{HOUR} cannot be read" in said
+    assert "footfall ingest --rebuild silver/requests/dt=2026-11-02/hour=13" in said
+
+    late.write_bytes(body)
+    s3.upload_file(str(late), "footfall-damaged", f"lake/{late.relative_to(local_root)}")
+    summary = ingest(remote, KEY)
+    assert [(r.key, r.lost) for r in summary.rebuilt] == [(HOUR, [])]
+    kept = s3.get_object(Bucket="footfall-damaged", Key=f"lake/{summary.rebuilt[0].kept_as}")["Body"].read()
+    assert kept == whole[: len(whole) // 2]
+    clean = _copy_landing(local_root, tmp_path / "clean")
+    ingest(Settings(lake=Lake(root=str(clean))), KEY)
+    rebuilt = s3.get_object(Bucket="footfall-damaged", Key=f"lake/{HOUR}")["Body"].read()
+    assert pl.read_parquet(io.BytesIO(rebuilt)).equals(pl.read_parquet(clean / HOUR))
+
+
 def test_v2_parquet_landing_objects_are_read_from_s3_by_range(s3_url, monkeypatch, tmp_path):
     """Parquet is read from its end: on S3 through ranged reads of the object, with the
     rows a local lake gets from the same file."""

@@ -15,7 +15,7 @@ from dagster_project.metadata import preview, stage_times
 from dagster_project.partitions import DAILY, run_window
 from dagster_project.resources import FootfallResource, HashKeyResource
 from pipelines.ingest import EVENT_SOURCES, REQUEST_SOURCES, IngestSummary, ingest
-from pipelines.partitions import hour_key
+from pipelines.partitions import DamagedPartition, hour_key
 
 REQUESTS = dg.AssetKey(["silver", "requests"])
 EVENTS = dg.AssetKey(["silver", "events"])
@@ -51,8 +51,14 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
                 context.log.info(f"{table}: wave {done} of {total} ingested and in the ledger")
 
         settings = footfall.settings()
-        summary = ingest(settings, hash_key.bytes(settings), sources=SOURCES[key],
-                         on_progress=log_waves)
+        try:
+            summary = ingest(settings, hash_key.bytes(settings), sources=SOURCES[key],
+                             on_progress=log_waves)
+        except DamagedPartition as err:  # rebuilding it would lose rows: the user decides
+            raise dg.Failure(description=str(err), allow_retries=False) from err
+        for r in summary.rebuilt:
+            context.log.warning(f"{r.key} could not be read ({r.cause}): rebuilt from "
+                                f"{len(r.taken_again)} landing object(s); the old file is kept at {r.kept_as}")
         written = objects_per_day(summary)
         window = run_window(context)
         for day in sorted(d for d in written if not window.start <= d <= window.end):
@@ -76,6 +82,7 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
             "duplicates": summary.duplicates,
             "rows_quarantined": summary.quarantined,
             "objects_failed": len(failed),
+            "partitions_rebuilt": ", ".join(r.key for r in summary.rebuilt) or "none",
             "hour_partitions_rewritten": summary.partitions,
             "days_written": ", ".join(d.isoformat() for d in sorted(written)) or "none",
             "lines_per_second": round(summary.lines_per_second),
