@@ -628,9 +628,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print("interrupted: the lake is unchanged where the run did not finish; run again to complete")
         return 130
     except Exception as err:
-        from pipelines.partitions import DamagedPartition
+        from pipelines.storage import DamagedFile
 
-        if isinstance(err, DamagedPartition):  # nothing of the failed wave was recorded
+        if isinstance(err, DamagedFile):  # its message says what to do; nothing was recorded
             console.print(f"[red]error[/]: {escape(str(err))}")
             return 1
         message = damaged_file_error(err) or environment_error(err)

@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 
 import polars as pl
 import pyarrow as pa
+from polars.exceptions import PanicException
 
-from pipelines.storage import ObjectInfo, Storage
+from pipelines.storage import DamagedFile, ObjectInfo, Storage
 from rtl_parser import arrow
 
 LEDGER_KEY = "state/ingest_ledger.parquet"
@@ -69,7 +70,21 @@ class Entry:
 def load(storage: Storage) -> dict[str, Entry]:
     if not storage.exists(LEDGER_KEY):
         return {}
-    rows = pl.from_arrow(storage.read_parquet(LEDGER_KEY)).to_dicts()  # Arrow's to_pylist imports pandas
+    try:
+        table = storage.read_parquet(LEDGER_KEY)
+        missing = [n for n in SCHEMA.names if n not in table.column_names]
+        if missing:
+            raise ValueError(f"it lacks the columns {', '.join(missing[:5])}")
+    except OSError:
+        raise  # the storage failing, not the file
+    except (Exception, PanicException) as err:
+        raise DamagedFile(
+            f"the ingest ledger {storage.uri(LEDGER_KEY)} cannot be read ({' '.join(str(err).split())[:300]}): "
+            "it was damaged or replaced outside Footfall. Restore it from bucket versioning or a "
+            "backup; or move it aside and run footfall ingest, which takes every object still in "
+            "landing again (replacing its rows in silver); objects no longer in landing keep their "
+            "rows but lose their counts") from err
+    rows = pl.from_arrow(table.select(SCHEMA.names)).to_dicts()  # Arrow's to_pylist imports pandas
     return {r["object"]: Entry(**r) for r in rows}
 
 

@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 from polars.exceptions import PanicException
 
-from pipelines.storage import Storage
+from pipelines.storage import DamagedFile, Storage
 from rtl_parser.arrow import polars_schema
 
 PART_FILE = "data.parquet"
@@ -45,7 +45,7 @@ def named_partition(text: str, tables: set[str]) -> tuple[str, str, int]:
     return found
 
 
-class DamagedPartition(Exception):
+class DamagedPartition(DamagedFile):
     """An existing hour partition that cannot be read as one, so no merge can keep its rows:
     it was cut short, overwritten or replaced outside Footfall."""
 

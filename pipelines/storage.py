@@ -23,6 +23,11 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 
+class DamagedFile(Exception):
+    """A file of the lake that Footfall wrote no longer reads as one (cut short, overwritten
+    or replaced outside Footfall); the message says what to do about it."""
+
+
 def _fsync(path: str) -> None:
     with open(path, "rb+") as f:
         os.fsync(f.fileno())

@@ -340,6 +340,35 @@ def test_a_damaged_hour_whose_objects_left_landing_stops_until_the_user_accepts_
     assert ingest(settings, KEY).objects == 0
 
 
+def test_a_damaged_ledger_is_one_clear_error_and_moving_it_aside_takes_landing_again(small_lake, tmp_path):
+    """The ledger cut short outside Footfall: every command that reads it says so in one
+    line with the way out, instead of a traceback; moved aside, the next run takes every
+    object again and silver ends byte for byte as before."""
+    from pipelines.storage import DamagedFile
+
+    generated, _ = small_lake
+    root = _copy_landing(generated, tmp_path / "damaged")
+    settings = Settings(lake=Lake(root=str(root)))
+    ingest(settings, KEY)
+    before, counts = digests(root), ledger.load(Storage(str(root)))
+    path = root / ledger.LEDGER_KEY
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(DamagedFile, match="cannot be read"):
+        ingest(settings, KEY)
+    env = {**os.environ, "FOOTFALL_HASH_KEY": KEY.decode(), "COLUMNS": "1000"}
+    for command in (["ingest"], ["retention", "--dry-run"]):
+        cli = subprocess.run([sys.executable, "-m", "pipelines.cli", *command, "--lake", str(root)],
+                             capture_output=True, text=True, env=env, timeout=600)
+        said = cli.stdout + cli.stderr
+        assert cli.returncode == 1 and "Traceback" not in said, said
+        assert f"error: the ingest ledger {path} cannot be read" in said and "move it aside" in said
+
+    path.rename(tmp_path / "aside.parquet")
+    summary = ingest(settings, KEY)
+    assert summary.objects == len(counts) and digests(root) == before
+    assert ledger.load(Storage(str(root))).keys() == counts.keys()
+
+
 def test_a_backlog_ingested_in_waves_gives_the_same_lake_as_one_run(small_lake):
     root, _ = small_lake
     one = ingest(settings(root, workers=2), KEY)

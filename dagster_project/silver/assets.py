@@ -15,7 +15,8 @@ from dagster_project.metadata import preview, stage_times
 from dagster_project.partitions import DAILY, run_window
 from dagster_project.resources import FootfallResource, HashKeyResource
 from pipelines.ingest import EVENT_SOURCES, REQUEST_SOURCES, IngestSummary, ingest
-from pipelines.partitions import DamagedPartition, hour_key
+from pipelines.partitions import hour_key
+from pipelines.storage import DamagedFile
 
 REQUESTS = dg.AssetKey(["silver", "requests"])
 EVENTS = dg.AssetKey(["silver", "events"])
@@ -54,7 +55,7 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
         try:
             summary = ingest(settings, hash_key.bytes(settings), sources=SOURCES[key],
                              on_progress=log_waves)
-        except DamagedPartition as err:  # rebuilding it would lose rows: the user decides
+        except DamagedFile as err:  # the ledger, or an hour whose rebuild would lose rows: the user decides
             raise dg.Failure(description=str(err), allow_retries=False) from err
         for r in summary.rebuilt:
             context.log.warning(f"{r.key} could not be read ({r.cause}): rebuilt from "
