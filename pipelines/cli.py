@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -78,32 +77,6 @@ def environment_error(err: BaseException) -> str | None:
     if err.filename:
         return f"{err.strerror or text}: {err.filename}; check that path, its free space and its owner"
     return f"{text}; check lake.root, the AWS credentials and the network"
-
-
-# How DuckDB and Arrow say that a file is not (all of) a Parquet file.
-_NOT_PARQUET = ("magic bytes", "out of specification", "corrupt", "not a parquet", "footer")
-_QUOTED_PARQUET = re.compile(r"'([^']+\.parquet)'")
-
-
-def damaged_file_error(err: BaseException) -> str | None:
-    """One line for a lake Parquet file a query could not read, with how to repair it;
-    None if `err` is not that."""
-    text = " ".join(str(err).split())
-    path = _QUOTED_PARQUET.search(text)
-    if isinstance(err, OSError) or not path or not any(w in text.lower() for w in _NOT_PARQUET):
-        return None
-    from pipelines.partitions import parse_hour_key
-
-    first = str(err).strip().splitlines()[0][:300]
-    hour = parse_hour_key(path.group(1))
-    gold = re.search(r"(?:^|/)gold/\w+/dt=(\d{4}-\d{2}-\d{2})/", path.group(1))
-    repair = "restore it from bucket versioning or a backup"
-    if hour:
-        repair = (f"rebuild it from landing with footfall ingest --rebuild "
-                  f"silver/{hour[0]}/dt={hour[1]}/hour={hour[2]:02d}, or {repair}")
-    elif gold:
-        repair = f"delete it and run footfall build --date {gold.group(1)}, or {repair}"
-    return f"{path.group(1)} cannot be read ({first}): it was damaged or replaced outside Footfall; {repair}"
 
 
 def _date(text: str) -> date:
@@ -633,7 +606,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(err, DamagedFile):  # its message says what to do; nothing was recorded
             console.print(f"[red]error[/]: {escape(str(err))}")
             return 1
-        message = damaged_file_error(err) or environment_error(err)
+        from pipelines.partitions import damaged_file_message
+
+        message = damaged_file_message(err) or environment_error(err)
         if message is None or os.environ.get("FOOTFALL_DEBUG"):
             raise
         console.print(f"[red]error[/]: {escape(message)} (FOOTFALL_DEBUG=1 shows the traceback)")

@@ -85,6 +85,30 @@ def read_partition(storage: Storage, key: str, schema: pa.Schema) -> pl.DataFram
     return frame
 
 
+# How DuckDB and Arrow say that a file is not (all of) a Parquet file.
+_NOT_PARQUET = ("magic bytes", "out of specification", "corrupt", "not a parquet", "footer")
+_QUOTED_PARQUET = re.compile(r"'([^']+\.parquet)'")
+
+
+def damaged_file_message(err: BaseException) -> str | None:
+    """One line for a lake Parquet file that DuckDB or Arrow could not read (a query, a
+    build, a report), with how to repair it; None if `err` is not that."""
+    text = " ".join(str(err).split())
+    path = _QUOTED_PARQUET.search(text)
+    if isinstance(err, OSError) or not path or not any(w in text.lower() for w in _NOT_PARQUET):
+        return None
+    first = str(err).strip().splitlines()[0][:300]
+    hour = parse_hour_key(path.group(1))
+    gold = re.search(r"(?:^|/)gold/\w+/dt=(\d{4}-\d{2}-\d{2})/", path.group(1))
+    repair = "restore it from bucket versioning or a backup"
+    if hour:
+        repair = (f"rebuild it from landing with footfall ingest --rebuild "
+                  f"silver/{hour[0]}/dt={hour[1]}/hour={hour[2]:02d}, or {repair}")
+    elif gold:
+        repair = f"delete it and run footfall build --date {gold.group(1)}, or {repair}"
+    return f"{path.group(1)} cannot be read ({first}): it was damaged or replaced outside Footfall; {repair}"
+
+
 @dataclass
 class MergeResult:
     dt: str

@@ -126,6 +126,14 @@ def test_a_damaged_hour_fails_the_run_with_the_way_out_and_is_rebuilt_once_nothi
     error = next(e for e in failed.all_events if e.is_step_failure).step_failure_data
     assert f"footfall ingest --rebuild {HOUR}" in error.user_failure_data.description
 
+    # A gold build that reads the damaged hour fails saying which file and how to repair it.
+    gold = build_defs(resources(root)).resolve_implicit_global_asset_job_def().execute_in_process(
+        partition_key=DAY, raise_on_error=False, asset_selection=[dg.AssetKey(["gold", "page_views"])])
+    assert not gold.success
+    error = next(e for e in gold.all_events if e.is_step_failure).step_failure_data
+    assert f"{root / HOUR} cannot be read" in error.user_failure_data.description
+    assert "footfall ingest --rebuild silver/requests/dt=2026-11-02/hour=13" in error.user_failure_data.description
+
     gone.write_bytes((generated / gone.relative_to(root)).read_bytes())  # landing restored
     instance = dg.DagsterInstance.ephemeral()
     run = job.execute_in_process(instance=instance, partition_key=DAY)

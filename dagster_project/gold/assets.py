@@ -16,6 +16,7 @@ from dagster_project.resources import FootfallResource
 from dagster_project.silver.assets import EVENTS, REQUESTS
 from pipelines.athena import build_on_athena
 from pipelines.models import MARTS, MODELS, SQL_DIR, Model, build
+from pipelines.partitions import damaged_file_message
 
 _HEADER = re.compile(r"\{#-?\s*(.*?)\s*-?#\}", re.S)
 _REF = re.compile(r"ref\('(\w+)'")
@@ -60,7 +61,13 @@ def gold_asset(model: Model) -> dg.AssetsDefinition:
             return dg.MaterializeResult(metadata={} if run is None else {
                 "athena_query_id": run.query_id, "bytes_scanned": dg.MetadataValue.int(run.bytes_scanned),
                 "days": len(window.days())})
-        rows = build(settings, window, [model.name]).get(model.name, {})
+        try:
+            rows = build(settings, window, [model.name]).get(model.name, {})
+        except Exception as err:
+            message = damaged_file_message(err)  # a damaged lake file: say which, and the way out
+            if message is None:
+                raise
+            raise dg.Failure(description=message, allow_retries=False) from err
         last = window.end.isoformat()
         sample = footfall.storage().read_frame(f"gold/{model.name}/dt={last}/data.parquet") \
             if rows else None
