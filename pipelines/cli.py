@@ -162,6 +162,8 @@ def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...], rebuild
         f"({summary.lines_per_second:,.0f} lines/s), {summary.partitions} hour partition(s) "
         f"rewritten; {'every object reconciles' if not unreconciled else f'{len(unreconciled)} object(s) do NOT reconcile'}"
     )
+    if summary.erased:
+        out.print(f"{summary.erased:,} row(s) of erased visitors left out of silver (footfall erase)")
     errors = [e for e in summary.entries if e.error and not e.failed]
     for e in errors[:5]:
         console.print(f"[yellow]warning[/]: {escape(e.object)}: {escape(e.error or '')} (remainder quarantined)")

@@ -17,12 +17,12 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.config import Settings
+from pipelines.erased import LOG_KEY, erasure_subject
 from pipelines.hashing import keyed_hash
 from pipelines.models import MARTS, Window, build
 from pipelines.schemas import SILVER
 from pipelines.storage import Storage
 
-LOG_KEY = "state/erasure_log.json"
 MAX_LOOKBACK_DAYS = 30  # the longest a mart looks back (MAU): later days may have counted them
 MAX_LOOKAHEAD_DAYS = 4  # the longest a mart looks ahead (funnels)
 
@@ -65,7 +65,7 @@ def erase(settings: Settings, key: bytes, *, raw_id: str | None = None, visitor_
         raise ValueError("give exactly one of a raw visitor id or a visitor_id hash")
     vid = visitor_id or keyed_hash(key, raw_id or "")
     storage = Storage(settings.lake.root)
-    result = ErasureResult(subject=keyed_hash(key, f"erasure:{vid}"))
+    result = ErasureResult(subject=erasure_subject(key, vid))
     days: set[date] = set()
     for table in SILVER:
         hits = _files_with(storage, f"silver/{table}/", vid)

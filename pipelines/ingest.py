@@ -42,6 +42,7 @@ from polars.exceptions import PanicException
 from pipelines import ledger
 from pipelines.config import Settings
 from pipelines.enrich import EnrichOptions, enrich_events, enrich_requests
+from pipelines.erased import ErasedVisitors, load_erased
 from pipelines.landing import (
     PARQUET_MAGIC,
     ChunkReader,
@@ -119,6 +120,7 @@ class IngestSummary:
     rows: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    erased: int = 0  # rows of visitors erased before, left out of silver
     partitions: int = 0
     bytes_in: int = 0
     seconds: float = 0.0
@@ -531,6 +533,7 @@ class MergeTask:
     hour: int
     reprocessed: frozenset[str]
     clock: StageClock = field(default_factory=StageClock, compare=False, repr=False)
+    erased: ErasedVisitors | None = None
 
 
 def merge_hour(task: MergeTask) -> MergeResult:
@@ -543,7 +546,7 @@ def merge_hour(task: MergeTask) -> MergeResult:
         # Handed over without a reference left here, so the merge can free it early.
         result = merge_partition(Storage(task.lake_root), task.table, task.dt, task.hour, staged.pop(),
                                  key_column=KEY_OF[task.table], schema=SILVER[task.table],
-                                 reprocessed=set(task.reprocessed))
+                                 reprocessed=set(task.reprocessed), erased=task.erased)
     shutil.rmtree(task.folder, ignore_errors=True)
     return result
 
@@ -696,13 +699,14 @@ def ingest(
         return summary
     progress = _Progress(on_progress)
     quarantined = frozenset(o.key for o in storage.list("quarantine/"))
+    erased = load_erased(storage, key)
     partitions: set[tuple[str, str, int]] = set()
     with _executor(settings.ingest.workers) as pool:
         while todo:
             progress.add_bytes(sum(o.size for _, o in todo))
             try:
                 _ingest_waves(settings, key, storage, entries, todo, quarantined, pool, progress,
-                              summary, partitions)
+                              summary, partitions, erased)
                 todo = []
             except DamagedPartition as err:
                 plan = _plan_rebuild(storage, entries, err.table, err.dt, err.hour, err.cause)
@@ -722,6 +726,7 @@ def ingest(
     summary.rows = sum(e.rows for e in summary.entries)
     summary.duplicates = sum(e.duplicates for e in summary.entries)
     summary.quarantined = sum(e.quarantined for e in summary.entries)
+    summary.erased = sum(e.erased for e in summary.entries)
     summary.partitions = len(partitions)
     summary.bytes_in = progress.total_bytes
     summary.seconds = time.perf_counter() - started
@@ -739,7 +744,7 @@ def _plan_rebuild(storage: Storage, entries: dict[str, ledger.Entry], table: str
 def _ingest_waves(settings: Settings, key: bytes, storage: Storage, entries: dict[str, ledger.Entry],
                   todo: list[tuple[str, ObjectInfo]], quarantined: frozenset[str], pool: Executor,
                   progress: _Progress, summary: IngestSummary,
-                  partitions: set[tuple[str, str, int]]) -> None:
+                  partitions: set[tuple[str, str, int]], erased: ErasedVisitors | None) -> None:
     starts = plan_waves(todo, settings.ingest.wave_bytes)
     progress.waves_recorded = 0
     for first, end in zip(starts, [*starts[1:], len(todo)], strict=True):
@@ -748,7 +753,7 @@ def _ingest_waves(settings: Settings, key: bytes, storage: Storage, entries: dic
         # not de-duplicated. Earlier waves' rows were written by this run and stay.
         reprocessed = frozenset(o.key for _, o in todo[first:])
         results, merged = _ingest_wave(settings, key, todo[first:end], first, reprocessed,
-                                       quarantined, pool, progress, summary)
+                                       quarantined, pool, progress, summary, erased)
         partitions.update((TABLE_OF[r.source], *h) for r in results for h in r.hours)
         _record_wave(storage, entries, results, merged, summary.run_id, summary)
         progress.wave_recorded(len(starts))
@@ -790,7 +795,8 @@ class _Progress:
 
 def _ingest_wave(settings: Settings, key: bytes, todo: list[tuple[str, ObjectInfo]], first: int,
                  reprocessed: frozenset[str], quarantined: frozenset[str], pool: Executor, progress: _Progress,
-                 summary: IngestSummary) -> tuple[list[ObjectResult], list[MergeResult]]:
+                 summary: IngestSummary, erased: ErasedVisitors | None = None,
+                 ) -> tuple[list[ObjectResult], list[MergeResult]]:
     """Both phases for consecutive objects of the run (`first` is the index of the first)."""
     t0 = time.perf_counter()
     with staging_folder(summary.run_id) as staging:
@@ -816,7 +822,7 @@ def _ingest_wave(settings: Settings, key: bytes, todo: list[tuple[str, ObjectInf
         release_free_memory()  # the parse phase's caches, before the merge phase's peak
         hours = sorted({(TABLE_OF[r.source], *h) for r in results for h in r.hours})
         merges = [MergeTask(settings.lake.root, t, os.path.join(staging, t, f"{d}_{h:02d}"), d, h,
-                            reprocessed, summary.clock) for t, d, h in hours]
+                            reprocessed, summary.clock, erased) for t, d, h in hours]
         progress.plan_merges(len(merges))
         staged: dict[tuple[str, str, int], int] = defaultdict(int)
         for r in results:
@@ -840,23 +846,23 @@ def _record_wave(storage: Storage, entries: dict[str, ledger.Entry], results: li
     """Put a wave's objects in the ledger, once their partitions and quarantine are durable."""
     kept: dict[str, int] = defaultdict(int)
     dups: dict[str, int] = defaultdict(int)
+    erased: dict[str, int] = defaultdict(int)
     for m in merged:
-        for o, n in m.kept.items():
-            kept[o] += n
-        for o, n in m.duplicates.items():
-            dups[o] += n
+        for counts, into in ((m.kept, kept), (m.duplicates, dups), (m.erased, erased)):
+            for o, n in counts.items():
+                into[o] += n
     now = datetime.now(UTC)
     for r in sorted(results, key=lambda r: r.index):
         entry = ledger.Entry(
             source=r.source, object=r.obj.key, size=r.obj.size, mtime_ns=r.obj.mtime_ns,
             lines=r.lines, rows=kept[r.obj.key], duplicates=dups[r.obj.key],
-            quarantined=r.quarantined, extra_columns=r.extra_columns, error=r.error,
+            quarantined=r.quarantined, erased=erased[r.obj.key], extra_columns=r.extra_columns, error=r.error,
             hours=[f"{d}/{h:02d}" for d, h in sorted(r.hours)], run_id=run_id, ingested_at=now,
         )
         entries[r.obj.key] = entry
         summary.entries.append(entry)
         agg = summary.by_source.setdefault(r.source, defaultdict(int))
-        for name in ("lines", "rows", "duplicates", "quarantined"):
+        for name in ("lines", "rows", "duplicates", "quarantined", "erased"):
             agg[name] += getattr(entry, name)
         agg["objects"] += 1
     storage.make_durable([r.quarantine_key for r in results if r.quarantine_key])

@@ -27,6 +27,7 @@ SCHEMA = pa.schema([
     ("rows", pa.int64()),
     ("duplicates", pa.int64()),
     ("quarantined", pa.int64()),
+    ("erased", pa.int64()),  # rows of visitors erased before (see pipelines.erased)
     ("extra_columns", pa.int64()),
     ("error", pa.string()),
     ("hours", pa.list_(pa.string())),
@@ -34,6 +35,9 @@ SCHEMA = pa.schema([
     ("ingested_at", pa.timestamp("ms", tz="UTC")),
 ])
 
+
+# Columns added since the first ledger, with their value for older entries (0).
+ADDED = ("erased",)
 
 # The error of an object whose parsing raised something Footfall did not expect (a bug
 # that object trips, not bad input, which is quarantined line by line): the object is
@@ -51,6 +55,7 @@ class Entry:
     rows: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    erased: int = 0
     extra_columns: int = 0
     error: str | None = None
     hours: list[str] = field(default_factory=list)
@@ -59,7 +64,7 @@ class Entry:
 
     @property
     def reconciles(self) -> bool:
-        return self.lines == self.rows + self.duplicates + self.quarantined
+        return self.lines == self.rows + self.duplicates + self.quarantined + self.erased
 
     @property
     def failed(self) -> bool:
@@ -72,7 +77,7 @@ def load(storage: Storage) -> dict[str, Entry]:
         return {}
     try:
         table = storage.read_parquet(LEDGER_KEY)
-        missing = [n for n in SCHEMA.names if n not in table.column_names]
+        missing = [n for n in SCHEMA.names if n not in table.column_names and n not in ADDED]
         if missing:
             raise ValueError(f"it lacks the columns {', '.join(missing[:5])}")
     except OSError:
@@ -84,7 +89,8 @@ def load(storage: Storage) -> dict[str, Entry]:
             "backup; or move it aside and run footfall ingest, which takes every object still in "
             "landing again (replacing its rows in silver); objects no longer in landing keep their "
             "rows but lose their counts") from err
-    rows = pl.from_arrow(table.select(SCHEMA.names)).to_dicts()  # Arrow's to_pylist imports pandas
+    frame = pl.from_arrow(table).with_columns(pl.lit(0, pl.Int64).alias(n) for n in ADDED if n not in table.column_names)
+    rows = frame.select(SCHEMA.names).to_dicts()  # Arrow's to_pylist imports pandas
     return {r["object"]: Entry(**r) for r in rows}
 
 

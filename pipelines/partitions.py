@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 from polars.exceptions import PanicException
 
+from pipelines.erased import ErasedVisitors
 from pipelines.storage import DamagedFile, Storage
 from rtl_parser.arrow import polars_schema
 
@@ -117,6 +118,7 @@ class MergeResult:
     bytes: int
     kept: dict[str, int] = field(default_factory=dict)  # new rows kept, per source object
     duplicates: dict[str, int] = field(default_factory=dict)  # new rows dropped, per object
+    erased: dict[str, int] = field(default_factory=dict)  # new rows of erased visitors, per object
 
 
 def merge_partition(
@@ -129,14 +131,22 @@ def merge_partition(
     key_column: str,
     schema: pa.Schema,
     reprocessed: set[str],
+    erased: ErasedVisitors | None = None,
 ) -> MergeResult:
     """Merge `new` rows (with an `_order` column) into one hour partition.
 
     Existing rows of objects being re-processed are dropped first, so re-running an
     interrupted ingest gives exactly the rows of a clean run. Among the rest, the first
     occurrence of a key wins: existing rows before new ones, new ones in landing order.
+    New rows of `erased` visitors are left out (and counted).
     """
     key = hour_key(table, dt, hour)
+    left_out: dict[str, int] = {}
+    if erased is not None:
+        gone = erased.mask(new["visitor_id"])
+        if gone.any():
+            left_out = dict(new.filter(gone).group_by("source_object").len().iter_rows())
+            new = new.filter(~gone)
     frames = []
     if storage.exists(key):
         old = read_partition(storage, key, schema)
@@ -167,4 +177,4 @@ def merge_partition(
     del both
     size = storage.write_parquet(key, out)
     return MergeResult(dt=dt, hour=hour, rows=out.height, bytes=size,
-                       kept={k: int(v) for k, v in kept.items()}, duplicates=dups)
+                       kept={k: int(v) for k, v in kept.items()}, duplicates=dups, erased=left_out)

@@ -118,6 +118,50 @@ def test_erasure_removes_one_visitor_everywhere_and_only_them(built, capsys, mon
     assert "removed 0 requests, 0 events row(s)" in capsys.readouterr().out
 
 
+def test_an_erased_visitor_stays_out_when_ingest_takes_landing_again(built, capsys, monkeypatch):
+    """Landing keeps raw records for days after an erasure, and ingest takes objects again
+    (late, changed, failed, a rebuilt hour; here all of them, the ledger moved aside): the
+    erased visitor's rows must not come back, and every object still reconciles."""
+    import polars as pl
+
+    from pipelines import ledger
+    from pipelines.storage import Storage
+
+    root, settings = built
+    raw = raw_visitor(root)
+    vid = hmac.new(KEY, raw.encode(), hashlib.sha256).hexdigest()[:32]
+    theirs = {t: count(root, f"silver/{t}/*/*/*.parquet", f"visitor_id = '{vid}'") for t in ("requests", "events")}
+    assert theirs["requests"] > 0 and theirs["events"] > 0
+    per_object = dict(duckdb.sql(
+        f"select source_object, count(*) from read_parquet('{root}/silver/*/*/*/*.parquet', hive_partitioning = false, "
+        f"union_by_name = true) where visitor_id = '{vid}' group by all").fetchall())
+    erase(settings, KEY, raw_id=raw)
+    erased_lake = {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "silver").rglob("*.parquet"))}
+
+    # A ledger from before the `erased` column still loads, its objects with none erased.
+    path = root / ledger.LEDGER_KEY
+    old = pl.read_parquet(path)
+    old.drop("erased").write_parquet(path)
+    assert all(e.erased == 0 and e.reconciles for e in ledger.load(Storage(str(root))).values())
+
+    path.unlink()  # lost: the next run takes every landing object again
+    monkeypatch.setenv("FOOTFALL_HASH_KEY", KEY.decode())
+    assert main(["ingest", "--lake", str(root)]) == 0
+    assert "row(s) of erased visitors left out of silver" in capsys.readouterr().out
+    for t in theirs:
+        assert count(root, f"silver/{t}/*/*/*.parquet", f"visitor_id = '{vid}'") == 0
+    assert {str(p.relative_to(root)): p.read_bytes()
+            for p in sorted((root / "silver").rglob("*.parquet"))} == erased_lake
+    entries = ledger.load(Storage(str(root)))
+    assert all(e.reconciles for e in entries.values())
+    # Every row of theirs was left out (more if some of their lines were duplicates).
+    assert sum(e.erased for e in entries.values()) >= sum(theirs.values())
+    # Each object holds its rows as before, less exactly its rows of the erased visitor.
+    assert {o: e.rows for o, e in entries.items()} == {
+        o: n - per_object.get(o, 0) for o, n in zip(old["object"], old["rows"], strict=True)}
+    assert {o for o, e in entries.items() if e.erased} >= set(per_object)
+
+
 def test_erase_needs_exactly_one_id(built, capsys, monkeypatch):
     root, _ = built
     monkeypatch.setenv("FOOTFALL_HASH_KEY", KEY.decode())

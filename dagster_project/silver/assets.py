@@ -82,6 +82,7 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
             "rows_written": summary.rows,
             "duplicates": summary.duplicates,
             "rows_quarantined": summary.quarantined,
+            "rows_of_erased_visitors": summary.erased,
             "objects_failed": len(failed),
             "partitions_rebuilt": ", ".join(r.key for r in summary.rebuilt) or "none",
             "hour_partitions_rewritten": summary.partitions,
