@@ -116,7 +116,10 @@ def test_a_backlog_ingested_in_waves_logs_each_wave_in_the_run(small_lake, monke
     meta = run.asset_materializations_for_node("silver__requests")[0].metadata
     assert meta["rows_written"].value == silver_count(root) > 0
 
-def test_a_damaged_hour_fails_the_run_with_the_way_out_and_is_rebuilt_once_nothing_is_lost(small_lake, tmp_path):
+def test_a_damaged_hour_fails_the_run_with_the_way_out_which_the_launchpad_can_take(small_lake, tmp_path):
+    """An hour partition damaged outside Footfall, one of whose objects has left landing:
+    the ingest run fails naming the file and the run config that accepts the loss, a gold
+    build over it says how to repair it, and a run with that config rebuilds the hour."""
     generated, _ = small_lake
     root, gone, _ = _damaged_lake(generated, tmp_path / "damaged", gone=0)
     job = build_defs(resources(root)).resolve_job_def("ingest_landing")
@@ -124,7 +127,8 @@ def test_a_damaged_hour_fails_the_run_with_the_way_out_and_is_rebuilt_once_nothi
                                     raise_on_error=False)
     assert not failed.success
     error = next(e for e in failed.all_events if e.is_step_failure).step_failure_data
-    assert f"footfall ingest --rebuild {HOUR}" in error.user_failure_data.description
+    assert f"{root / HOUR} cannot be read" in error.user_failure_data.description
+    assert f"run config rebuild: [{HOUR}]" in error.user_failure_data.description
 
     # A gold build that reads the damaged hour fails saying which file and how to repair it.
     gold = build_defs(resources(root)).resolve_implicit_global_asset_job_def().execute_in_process(
@@ -134,17 +138,18 @@ def test_a_damaged_hour_fails_the_run_with_the_way_out_and_is_rebuilt_once_nothi
     assert f"{root / HOUR} cannot be read" in error.user_failure_data.description
     assert "footfall ingest --rebuild silver/requests/dt=2026-11-02/hour=13" in error.user_failure_data.description
 
-    gone.write_bytes((generated / gone.relative_to(root)).read_bytes())  # landing restored
     instance = dg.DagsterInstance.ephemeral()
-    run = job.execute_in_process(instance=instance, partition_key=DAY)
+    run = job.execute_in_process(instance=instance, partition_key=DAY, run_config={
+        "ops": {"silver__requests": {"config": {"rebuild": [HOUR]}}}})
     assert run.success
     meta = run.asset_materializations_for_node("silver__requests")[0].metadata
     assert meta["partitions_rebuilt"].value == HOUR
     warned = [e.user_message for e in instance.all_logs(run.run_id) if HOUR in (e.user_message or "")]
-    assert any("could not be read" in m and "rebuilt from" in m for m in warned)
-    clean = _copy_landing(generated, tmp_path / "clean")
-    ingest(ingest_settings(clean), KEY)
-    assert pl.read_parquet(root / HOUR).equals(pl.read_parquet(clean / HOUR))
+    assert any("rebuilt from" in m and "1 object(s) gone from landing" in m for m in warned)
+    without = _copy_landing(generated, tmp_path / "without",
+                            [p for p in (generated / "landing").rglob("*.gz") if p.name != gone.name])
+    ingest(ingest_settings(without), KEY)
+    assert pl.read_parquet(root / HOUR).equals(pl.read_parquet(without / HOUR))
 
 
 def test_the_checks_of_a_days_run_look_at_that_day_and_warn_of_a_drop_in_volume(tmp_path):

@@ -10,12 +10,13 @@ from collections import defaultdict
 from datetime import date
 
 import dagster as dg
+from pydantic import Field
 
 from dagster_project.metadata import preview, stage_times
 from dagster_project.partitions import DAILY, run_window
 from dagster_project.resources import FootfallResource, HashKeyResource
 from pipelines.ingest import EVENT_SOURCES, REQUEST_SOURCES, IngestSummary, ingest
-from pipelines.partitions import hour_key
+from pipelines.partitions import DamagedPartition, hour_key
 from pipelines.storage import DamagedFile
 
 REQUESTS = dg.AssetKey(["silver", "requests"])
@@ -28,6 +29,14 @@ PREVIEW_COLUMNS = {
     EVENTS: ["ts", "site", "event_type", "path", "seq", "clock_skew_ms", "country", "device_type",
              "visitor_id", "props"],
 }
+
+
+class SilverConfig(dg.Config):
+    """Run config of a silver asset, for the Launchpad; a run without it ingests as usual."""
+
+    rebuild: list[str] = Field(default=[], description=(
+        "Hour partitions to rebuild from the landing objects still there, even if some are gone, "
+        "e.g. silver/requests/dt=2026-12-01/hour=23 (as `footfall ingest --rebuild`)."))
 
 
 def objects_per_day(summary: IngestSummary) -> dict[date, int]:
@@ -45,7 +54,7 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
     @dg.asset(key=key, group_name="silver", partitions_def=DAILY,
               backfill_policy=dg.BackfillPolicy.single_run(), kinds={"polars", "parquet"},
               description=description, metadata={"landing_sources": ", ".join(SOURCES[key])})
-    def _silver(context: dg.AssetExecutionContext, footfall: FootfallResource,
+    def _silver(context: dg.AssetExecutionContext, config: SilverConfig, footfall: FootfallResource,
                 hash_key: HashKeyResource) -> dg.MaterializeResult:
         def log_waves(phase: str, done: int, total: int) -> None:
             if phase == "wave" and total > 1:  # a long backlog: say how far it has got
@@ -54,12 +63,16 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
         settings = footfall.settings()
         try:
             summary = ingest(settings, hash_key.bytes(settings), sources=SOURCES[key],
-                             on_progress=log_waves)
-        except DamagedFile as err:  # the ledger, or an hour whose rebuild would lose rows: the user decides
+                             on_progress=log_waves, rebuild=tuple(config.rebuild))
+        except DamagedPartition as err:  # its rebuild would lose rows: the user decides
+            raise dg.Failure(description=f"{err} (here: this asset's run config rebuild: [{err.key}])",
+                             allow_retries=False) from err
+        except (DamagedFile, ValueError) as err:  # a damaged ledger; a rebuild naming no partition
             raise dg.Failure(description=str(err), allow_retries=False) from err
         for r in summary.rebuilt:
-            context.log.warning(f"{r.key} could not be read ({r.cause}): rebuilt from "
-                                f"{len(r.taken_again)} landing object(s); the old file is kept at {r.kept_as}")
+            lost = f"; {len(r.lost)} object(s) gone from landing lost their rows of that hour" if r.lost else ""
+            context.log.warning(f"{r.key} ({r.cause}): rebuilt from {len(r.taken_again)} landing "
+                                f"object(s); the old file is kept at {r.kept_as}{lost}")
         written = objects_per_day(summary)
         window = run_window(context)
         for day in sorted(d for d in written if not window.start <= d <= window.end):
