@@ -16,7 +16,7 @@ from dagster_project.metadata import preview, stage_times
 from dagster_project.partitions import DAILY, run_window
 from dagster_project.resources import FootfallResource, HashKeyResource
 from pipelines.ingest import EVENT_SOURCES, REQUEST_SOURCES, IngestSummary, ingest
-from pipelines.partitions import DamagedPartition, hour_key
+from pipelines.partitions import DamagedPartition, hour_key, named_partition
 from pipelines.storage import DamagedFile
 
 REQUESTS = dg.AssetKey(["silver", "requests"])
@@ -61,13 +61,18 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
                 context.log.info(f"{table}: wave {done} of {total} ingested and in the ledger")
 
         settings = footfall.settings()
+        for text in config.rebuild:
+            try:
+                named_partition(text, {table})
+            except ValueError as err:
+                raise dg.Failure(description=f"rebuild: {err}", allow_retries=False) from None
         try:
             summary = ingest(settings, hash_key.bytes(settings), sources=SOURCES[key],
                              on_progress=log_waves, rebuild=tuple(config.rebuild))
         except DamagedPartition as err:  # its rebuild would lose rows: the user decides
             raise dg.Failure(description=f"{err} (here: this asset's run config rebuild: [{err.key}])",
                              allow_retries=False) from err
-        except (DamagedFile, ValueError) as err:  # a damaged ledger; a rebuild naming no partition
+        except DamagedFile as err:  # a damaged ledger
             raise dg.Failure(description=str(err), allow_retries=False) from err
         for r in summary.rebuilt:
             lost = f"; {len(r.lost)} object(s) gone from landing lost their rows of that hour" if r.lost else ""
