@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 
 import polars as pl
 import pyarrow as pa
-from polars.exceptions import PanicException
 
 from pipelines.storage import DamagedFile, ObjectInfo, Storage
 from rtl_parser import arrow
@@ -76,20 +75,15 @@ def load(storage: Storage) -> dict[str, Entry]:
     if not storage.exists(LEDGER_KEY):
         return {}
     try:
-        table = storage.read_parquet(LEDGER_KEY)
-        missing = [n for n in SCHEMA.names if n not in table.column_names and n not in ADDED]
-        if missing:
-            raise ValueError(f"it lacks the columns {', '.join(missing[:5])}")
-    except OSError:
-        raise  # the storage failing, not the file
-    except (Exception, PanicException) as err:
+        frame = storage.read_intact(LEDGER_KEY, [n for n in SCHEMA.names if n not in ADDED])
+    except DamagedFile as err:
         raise DamagedFile(
-            f"the ingest ledger {storage.uri(LEDGER_KEY)} cannot be read ({' '.join(str(err).split())[:300]}): "
+            f"the ingest ledger {storage.uri(LEDGER_KEY)} cannot be read ({err}): "
             "it was damaged or replaced outside Footfall. Restore it from bucket versioning or a "
             "backup; or move it aside and run footfall ingest, which takes every object still in "
             "landing again (replacing its rows in silver); objects no longer in landing keep their "
             "rows but lose their counts") from err
-    frame = pl.from_arrow(table).with_columns(pl.lit(0, pl.Int64).alias(n) for n in ADDED if n not in table.column_names)
+    frame = frame.with_columns(pl.lit(0, pl.Int64).alias(n) for n in ADDED if n not in frame.columns)
     rows = frame.select(SCHEMA.names).to_dicts()  # Arrow's to_pylist imports pandas
     return {r["object"]: Entry(**r) for r in rows}
 

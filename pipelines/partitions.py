@@ -13,7 +13,6 @@ from datetime import date
 
 import polars as pl
 import pyarrow as pa
-from polars.exceptions import PanicException
 
 from pipelines.erased import ErasedVisitors
 from pipelines.storage import DamagedFile, Storage
@@ -68,22 +67,12 @@ class DamagedPartition(DamagedFile):
 
 
 def read_partition(storage: Storage, key: str, schema: pa.Schema) -> pl.DataFrame:
-    """An existing hour partition, or `DamagedPartition` if it is not one Footfall wrote.
-
-    The storage failing (`OSError`) is not damage and propagates as it is."""
-    table, dt, hour = parse_hour_key(key)  # type: ignore[misc]
+    """An existing hour partition, or `DamagedPartition` if it is not one Footfall wrote."""
     try:
-        frame = storage.read_frame(key)
-    except OSError:
-        raise
-    except (Exception, PanicException) as err:  # Polars' and Arrow's errors for a bad file
-        cause = " ".join(str(err).split()) or type(err).__name__
-        raise DamagedPartition(table, dt, hour, storage.uri(key), cause[:300]) from err
-    missing = [n for n in schema.names if n not in frame.columns]
-    if missing:
-        raise DamagedPartition(table, dt, hour, storage.uri(key),
-                               f"it lacks the columns {', '.join(missing[:5])}")
-    return frame
+        return storage.read_intact(key, schema.names)
+    except DamagedFile as err:
+        table, dt, hour = parse_hour_key(key)  # type: ignore[misc]
+        raise DamagedPartition(table, dt, hour, storage.uri(key), str(err)) from err
 
 
 # How DuckDB and Arrow say that a file is not (all of) a Parquet file.

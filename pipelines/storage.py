@@ -11,7 +11,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from polars.exceptions import PanicException
 
 
 class DamagedFile(Exception):
@@ -198,6 +199,21 @@ class Storage:
             with self.fs.open_input_file(self.full(key)) as f:
                 return pl.read_parquet(f, hive_partitioning=False)
         return pl.read_parquet(self.full(key), hive_partitioning=False)
+
+    def read_intact(self, key: str, needed: Iterable[str]) -> pl.DataFrame:
+        """`read_frame`, or `DamagedFile` (its message the cause) when the object does not read
+        as Parquet or lacks a `needed` column. The storage failing (`OSError`) is not damage
+        and propagates as it is."""
+        try:
+            frame = self.read_frame(key)
+        except OSError:
+            raise
+        except (Exception, PanicException) as err:  # Polars' and Arrow's errors for a bad file
+            raise DamagedFile((" ".join(str(err).split()) or type(err).__name__)[:300]) from err
+        missing = [n for n in needed if n not in frame.columns]
+        if missing:
+            raise DamagedFile(f"it lacks the columns {', '.join(missing[:5])}")
+        return frame
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
