@@ -14,6 +14,8 @@ from pipelines.config import Settings, load_settings
 from pipelines.hashing import MissingKeyError, load_key
 from pipelines.storage import Storage
 
+WRITER_WAIT_SECONDS = 600.0
+
 
 class FootfallResource(dg.ConfigurableResource):
     """Settings from `footfall.toml` (or `$FOOTFALL_CONFIG`), with optional overrides."""
@@ -28,6 +30,11 @@ class FootfallResource(dg.ConfigurableResource):
 
     def storage(self) -> Storage:
         return Storage(self.settings().lake.root)
+
+    def writer_wait(self) -> float:
+        """How long a run waits for the lake's writer lock: a run the sensor or schedule
+        started behind a CLI ingest should queue behind it, not fail (at least 10 minutes)."""
+        return max(float(self.settings().lake.writer_wait_seconds), WRITER_WAIT_SECONDS)
 
 
 class HashKeyResource(dg.ConfigurableResource):

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from pipelines.config import ConfigError, Settings, load_settings
 from pipelines.hashing import MissingKeyError, demo_key, load_key
+from pipelines.writer_lock import EXIT_BUSY, LakeBusy, LeaseLost
 
 if TYPE_CHECKING:
     from pipelines.storage import Storage
@@ -38,7 +39,11 @@ class UserError(Exception):
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config, lake=args.lake)
+    settings = load_settings(args.config, lake=args.lake)
+    if getattr(args, "wait", None) is not None:  # the commands that take the lake's writer lock
+        lake = dataclasses.replace(settings.lake, writer_wait_seconds=args.wait)
+        settings = dataclasses.replace(settings, lake=lake)
+    return settings
 
 
 def _lake(settings: Settings) -> Storage:
@@ -77,6 +82,16 @@ def environment_error(err: BaseException) -> str | None:
     if err.filename:
         return f"{err.strerror or text}: {err.filename}; check that path, its free space and its owner"
     return f"{text}; check lake.root, the AWS credentials and the network"
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds like 600")
+    return value
 
 
 def _date(text: str) -> date:
@@ -463,6 +478,10 @@ def cmd_erase(args: argparse.Namespace) -> int:
     out.print("recorded in state/erasure_log.json (without the id); landing and quarantine keep raw "
               f"records until retention deletes them ({settings.retention.landing} / "
               f"{settings.retention.quarantine} days)")
+    if result.remaining:
+        console.print(f"[red]error[/]: {result.remaining:,} row(s) of this visitor are still in the lake, "
+                      "most likely gold written meanwhile by a build that read silver before the erase: "
+                      "run this erase again once no build is running")
     return 0 if result.remaining == 0 else 1
 
 
@@ -510,6 +529,10 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="path of footfall.toml (default: $FOOTFALL_CONFIG or ./footfall.toml)")
     common.add_argument("--lake", help="lake root, a path or s3://bucket/prefix (overrides lake.root)")
+    writer = argparse.ArgumentParser(add_help=False)
+    writer.add_argument("--wait", type=_seconds, metavar="SECONDS",
+                        help="wait this long while another ingest, erase or retention is writing "
+                             "the lake (default lake.writer_wait_seconds, 0: exit 75 at once)")
     p = argparse.ArgumentParser(prog="footfall", description="Visitor analytics lakehouse for CloudFront logs.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -523,7 +546,7 @@ def parser() -> argparse.ArgumentParser:
                    choices=["rtl", "standard", "beacon"])
     g.set_defaults(func=cmd_generate)
 
-    i = sub.add_parser("ingest", parents=[common], help="parse new landing objects into silver")
+    i = sub.add_parser("ingest", parents=[common, writer], help="parse new landing objects into silver")
     i.add_argument("--sources", nargs="+", default=["rtl", "standard", "beacon"],
                    choices=["rtl", "standard", "beacon"])
     i.add_argument("--rebuild", action="append", default=[], metavar="PARTITION",
@@ -568,7 +591,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=8787)
     c.set_defaults(func=cmd_collect)
-    e = sub.add_parser("erase", parents=[common], help="remove one visitor from silver and gold")
+    e = sub.add_parser("erase", parents=[common, writer], help="remove one visitor from silver and gold")
     e.add_argument("--visitor", help="the raw first-party visitor id (as in the cookie / x-visitor-id)")
     e.add_argument("--visitor-id", help="the visitor_id hash as it appears in the lake")
     e.add_argument("--dry-run", action="store_true", help="count what would be removed")
@@ -577,7 +600,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--database", default="footfall", help="Glue database name (default footfall)")
     a.add_argument("--out", help="write one .sql file per table here (default: print them)")
     a.set_defaults(func=cmd_athena_ddl)
-    t = sub.add_parser("retention", parents=[common], help="delete landing/quarantine/silver (and gold if set) past their age")
+    t = sub.add_parser("retention", parents=[common, writer], help="delete landing/quarantine/silver (and gold if set) past their age")
     t.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     t.set_defaults(func=cmd_retention)
     d = sub.add_parser("demo", parents=[common], help="generate a demo lake and run the pipeline")
@@ -599,6 +622,9 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionError as err:
         console.print(f"[red]error[/]: no permission for {escape(str(err.filename))}: check the lake path and its owner")
         return 2
+    except (LakeBusy, LeaseLost) as err:  # nothing was written; a scheduler may try again
+        console.print(f"[yellow]busy[/]: {escape(str(err))}")
+        return EXIT_BUSY
     except KeyboardInterrupt:
         console.print("interrupted: the lake is unchanged where the run did not finish; run again to complete")
         return 130

@@ -26,6 +26,10 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Lake:
     root: str = "./lake"  # local path or s3://bucket/prefix
+    # How long ingest, erase or retention waits while another of them holds the lake's
+    # writer lock (state/writer.lock) before it gives up (exit 75); Dagster's runs wait at
+    # least 600 s. `--wait` overrides it for one command.
+    writer_wait_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,7 @@ class Settings:
     funnels: tuple[Funnel, ...] = DEFAULT_FUNNELS
 
     def with_lake(self, root: str | None) -> Settings:
-        return self if not root else dataclasses.replace(self, lake=Lake(root=root))
+        return self if not root else dataclasses.replace(self, lake=dataclasses.replace(self.lake, root=root))
 
 
 def _coerce(value: Any, default: Any, where: str) -> Any:

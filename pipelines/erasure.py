@@ -22,6 +22,7 @@ from pipelines.hashing import keyed_hash
 from pipelines.models import MARTS, Window, build
 from pipelines.schemas import SILVER
 from pipelines.storage import Storage
+from pipelines.writer_lock import WriterLock, writer_lock
 
 MAX_LOOKBACK_DAYS = 30  # the longest a mart looks back (MAU): later days may have counted them
 MAX_LOOKAHEAD_DAYS = 4  # the longest a mart looks ahead (funnels)
@@ -60,11 +61,21 @@ def _key(storage: Storage, uri: str) -> str:
 
 
 def erase(settings: Settings, key: bytes, *, raw_id: str | None = None, visitor_id: str | None = None,
-          dry_run: bool = False) -> ErasureResult:
+          dry_run: bool = False, wait_seconds: float | None = None) -> ErasureResult:
+    """Erase one visitor, holding the lake's writer lock (an ingest merging an hour at the
+    same time would put their rows back, or lose its own); a dry run only reads."""
     if bool(raw_id) == bool(visitor_id):
         raise ValueError("give exactly one of a raw visitor id or a visitor_id hash")
     vid = visitor_id or keyed_hash(key, raw_id or "")
     storage = Storage(settings.lake.root)
+    if dry_run:
+        return _erase(settings, storage, key, vid, None)
+    wait = settings.lake.writer_wait_seconds if wait_seconds is None else wait_seconds
+    with writer_lock(storage, "erase", wait_seconds=wait) as lock:
+        return _erase(settings, storage, key, vid, lock)
+
+
+def _erase(settings: Settings, storage: Storage, key: bytes, vid: str, lock: WriterLock | None) -> ErasureResult:
     result = ErasureResult(subject=erasure_subject(key, vid))
     days: set[date] = set()
     for table in SILVER:
@@ -73,23 +84,32 @@ def erase(settings: Settings, key: bytes, *, raw_id: str | None = None, visitor_
         for uri in hits:
             k = _key(storage, uri)
             days.add(date.fromisoformat(k.split("dt=")[1][:10]))
-            if not dry_run:
+            if lock is not None:
+                lock.check()
                 frame = storage.read_frame(k)
                 storage.write_parquet(k, frame.filter(pl.col("visitor_id") != vid))
                 result.files_rewritten += 1
-    if days:
+    # Gold days holding them though silver does not (written by a build that read silver
+    # before an earlier erase rewrote it) are rebuilt too, so erasing again repairs them.
+    stale = {_key(storage, uri).split("dt=")[1][:10] for uri in _files_with(storage, "gold/", vid)}
+    if days or stale:
         built = sorted({o.key.split("dt=")[1][:10] for name in MARTS
                         for o in storage.list(f"gold/{name}/") if "dt=" in o.key})
-        lo = (min(days) - timedelta(days=MAX_LOOKAHEAD_DAYS)).isoformat()
-        hi = (max(days) + timedelta(days=MAX_LOOKBACK_DAYS)).isoformat()
-        result.gold_days = [d for d in built if lo <= d <= hi]
-        if result.gold_days and not dry_run:
+        window: set[str] = set()
+        if days:
+            lo = (min(days) - timedelta(days=MAX_LOOKAHEAD_DAYS)).isoformat()
+            hi = (max(days) + timedelta(days=MAX_LOOKBACK_DAYS)).isoformat()
+            window = {d for d in built if lo <= d <= hi}
+        result.gold_days = sorted(window | stale)
+        if result.gold_days and lock is not None:
+            lock.check()
             build(settings, Window(date.fromisoformat(result.gold_days[0]),
                                    date.fromisoformat(result.gold_days[-1])))
-    if dry_run:
+    if lock is None:
         return result
     result.remaining = sum(sum(_files_with(storage, prefix, vid).values())
                            for prefix in ("silver/", "gold/"))
+    lock.check()
     log = json.loads(storage.read_bytes(LOG_KEY)) if storage.exists(LOG_KEY) else []
     log.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), "subject": result.subject,
                 "rows_removed": result.rows_removed, "files_rewritten": result.files_rewritten,

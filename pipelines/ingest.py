@@ -64,6 +64,7 @@ from pipelines.schemas import QUARANTINE, SILVER
 from pipelines.stageclock import StageClock
 from pipelines.staging import staging_folder
 from pipelines.storage import ObjectInfo, Storage
+from pipelines.writer_lock import WriterLock, writer_lock
 from rtl_parser.beacon import BeaconParser
 from rtl_parser.lines import Lines, concat, split_lines
 from rtl_parser.realtime import RealtimeParser
@@ -668,6 +669,7 @@ def ingest(
     sources: tuple[str, ...] = REQUEST_SOURCES,
     on_progress: Callable[[str, int, int], None] | None = None,
     rebuild: tuple[str, ...] = (),
+    wait_seconds: float | None = None,
 ) -> IngestSummary:
     """Ingest every new or changed landing object of `sources` into silver.
 
@@ -679,15 +681,27 @@ def ingest(
     An hour partition found damaged is rebuilt from landing (see `pipelines.rebuild`) when
     every object that wrote to it is still there; otherwise `DamagedPartition` stops the
     run. `rebuild` names partitions (keys or URIs) to rebuild first, whatever is lost.
+
+    The run holds the lake's writer lock (`pipelines.writer_lock`), waiting for it up to
+    `wait_seconds` (default `lake.writer_wait_seconds`); `LakeBusy` when it could not.
     """
+    storage = Storage(settings.lake.root)
+    wait = settings.lake.writer_wait_seconds if wait_seconds is None else wait_seconds
+    with writer_lock(storage, "ingest", wait_seconds=wait) as lock:
+        return _ingest_held(settings, key, storage, lock, sources, on_progress, rebuild)
+
+
+def _ingest_held(settings: Settings, key: bytes, storage: Storage, lock: WriterLock,
+                 sources: tuple[str, ...], on_progress: Callable[[str, int, int], None] | None,
+                 rebuild: tuple[str, ...]) -> IngestSummary:
     started = time.perf_counter()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    storage = Storage(settings.lake.root)
     entries = ledger.load(storage)
     summary = IngestSummary(run_id=run_id)
     for text in rebuild:
         table, dt, hour = named_partition(text, {TABLE_OF[s] for s in sources})
         plan = _plan_rebuild(storage, entries, table, dt, hour, "asked for")
+        lock.check()
         apply_rebuild(storage, entries, plan, run_id)
         summary.rebuilt.append(plan)
     landed = landing_objects(storage, sources)
@@ -705,7 +719,7 @@ def ingest(
         while todo:
             progress.add_bytes(sum(o.size for _, o in todo))
             try:
-                _ingest_waves(settings, key, storage, entries, todo, quarantined, pool, progress,
+                _ingest_waves(settings, key, storage, lock, entries, todo, quarantined, pool, progress,
                               summary, partitions, erased)
                 todo = []
             except DamagedPartition as err:
@@ -715,6 +729,7 @@ def ingest(
                     raise
                 log.info("%s; rebuilding it from the %d landing objects that wrote to it",
                             err, len(plan.taken_again))
+                lock.check()
                 apply_rebuild(storage, entries, plan, run_id)
                 summary.rebuilt.append(plan)
                 # The objects of the failed wave are not in the ledger yet: they come again too.
@@ -741,7 +756,8 @@ def _plan_rebuild(storage: Storage, entries: dict[str, ledger.Entry], table: str
     return plan_rebuild(table, dt, hour, cause, table_sources, entries, in_landing)
 
 
-def _ingest_waves(settings: Settings, key: bytes, storage: Storage, entries: dict[str, ledger.Entry],
+def _ingest_waves(settings: Settings, key: bytes, storage: Storage, lock: WriterLock,
+                  entries: dict[str, ledger.Entry],
                   todo: list[tuple[str, ObjectInfo]], quarantined: frozenset[str], pool: Executor,
                   progress: _Progress, summary: IngestSummary,
                   partitions: set[tuple[str, str, int]], erased: ErasedVisitors | None) -> None:
@@ -752,9 +768,11 @@ def _ingest_waves(settings: Settings, key: bytes, storage: Storage, entries: dic
         # come from an interrupted earlier run (or a changed object): they are replaced,
         # not de-duplicated. Earlier waves' rows were written by this run and stay.
         reprocessed = frozenset(o.key for _, o in todo[first:])
+        lock.check()
         results, merged = _ingest_wave(settings, key, todo[first:end], first, reprocessed,
                                        quarantined, pool, progress, summary, erased)
         partitions.update((TABLE_OF[r.source], *h) for r in results for h in r.hours)
+        lock.check()  # a lapsed lease: another writer may have written since; record nothing
         _record_wave(storage, entries, results, merged, summary.run_id, summary)
         progress.wave_recorded(len(starts))
 

@@ -19,6 +19,7 @@ from pipelines import ledger
 from pipelines.config import Settings
 from pipelines.landing import landing_hour
 from pipelines.storage import Storage
+from pipelines.writer_lock import WriterLock, writer_lock
 
 _DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
 ZONES = ("landing", "quarantine", "silver", "gold", "reports")
@@ -50,8 +51,20 @@ def _day(zone: str, obj) -> date | None:
     return date.fromisoformat(m.group(1)) if m else None
 
 
-def apply_retention(settings: Settings, *, today: date | None = None, dry_run: bool = False) -> RetentionResult:
+def apply_retention(settings: Settings, *, today: date | None = None, dry_run: bool = False,
+                    wait_seconds: float | None = None) -> RetentionResult:
+    """Delete what is past its age, holding the lake's writer lock (an ingest taking a landing
+    object this deletes, or merging an hour this deletes, would lose lines); a dry run only reads."""
     storage = Storage(settings.lake.root)
+    if dry_run:
+        return _retention(settings, storage, today, None)
+    wait = settings.lake.writer_wait_seconds if wait_seconds is None else wait_seconds
+    with writer_lock(storage, "retention", wait_seconds=wait) as lock:
+        return _retention(settings, storage, today, lock)
+
+
+def _retention(settings: Settings, storage: Storage, today: date | None, lock: WriterLock | None) -> RetentionResult:
+    dry_run = lock is None
     today = today or datetime.now(UTC).date()
     ages = _ages(settings)
     result = RetentionResult(cutoffs={z: (today - timedelta(days=a)).isoformat() if a > 0 else ""
@@ -67,7 +80,8 @@ def apply_retention(settings: Settings, *, today: date | None = None, dry_run: b
                 result.deleted.append(obj.key)
                 if zone == "landing" and ledger.is_new_or_changed(obj, entries):
                     result.uningested.append(obj.key)
-    if not dry_run:
+    if lock is not None:
+        lock.check()
         for key in result.deleted:
             storage.delete(key)
         if result.deleted:

@@ -162,6 +162,30 @@ def test_an_erased_visitor_stays_out_when_ingest_takes_landing_again(built, caps
     assert {o for o, e in entries.items() if e.erased} >= set(per_object)
 
 
+def test_erasing_again_repairs_gold_that_a_build_wrote_from_silver_read_before_the_erase(built, capsys, monkeypatch):
+    """A build already running when an erase starts (builds take no lock) can write a gold
+    day from silver it read before the erase. Erasing again finds that day, though silver
+    no longer holds the visitor, and rebuilds it."""
+    root, settings = built
+    vid = hmac.new(KEY, raw_visitor(root).encode(), hashlib.sha256).hexdigest()[:32]
+    stale = {p: p.read_bytes() for mart in ("page_views", "sessions")
+             for p in sorted((root / f"gold/{mart}").rglob("*.parquet"))}
+    assert count(root, "gold/sessions/*/*.parquet", f"visitor_id = '{vid}'") > 0
+    assert erase(settings, KEY, visitor_id=vid).remaining == 0
+    erased = {t: count(root, f"gold/{t}/*/*.parquet") for t in ("page_views", "sessions")}
+    for path, body in stale.items():  # the late build's output lands after the erase
+        path.write_bytes(body)
+    assert count(root, "gold/sessions/*/*.parquet", f"visitor_id = '{vid}'") > 0
+
+    monkeypatch.setenv("FOOTFALL_HASH_KEY", KEY.decode())
+    assert main(["erase", "--lake", str(root), "--visitor-id", vid]) == 0
+    said = capsys.readouterr().out
+    assert "removed 0 requests, 0 events row(s)" in said and "rows left with this visitor: 0" in said
+    for t, n in erased.items():
+        assert count(root, f"gold/{t}/*/*.parquet", f"visitor_id = '{vid}'") == 0
+        assert count(root, f"gold/{t}/*/*.parquet") == n
+
+
 def test_erase_needs_exactly_one_id(built, capsys, monkeypatch):
     root, _ = built
     monkeypatch.setenv("FOOTFALL_HASH_KEY", KEY.decode())

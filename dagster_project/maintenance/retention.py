@@ -4,12 +4,16 @@ import dagster as dg
 
 from dagster_project.resources import FootfallResource
 from pipelines.retention import apply_retention
+from pipelines.writer_lock import LakeBusy, LeaseLost
 
 
 @dg.op(description="Delete landing, quarantine and silver (and gold when retention.gold is set) "
                    "older than their configured ages; records what it deleted in state/retention/.")
 def apply_retention_op(context: dg.OpExecutionContext, footfall: FootfallResource) -> None:
-    result = apply_retention(footfall.settings())
+    try:
+        result = apply_retention(footfall.settings(), wait_seconds=footfall.writer_wait())
+    except (LakeBusy, LeaseLost) as err:  # nothing deleted; tomorrow's run deletes it all
+        raise dg.Failure(description=str(err)) from err
     counts = result.counts()
     context.log.info(f"retention deleted {len(result.deleted)} object(s): {counts or 'none'}")
     if result.uningested:

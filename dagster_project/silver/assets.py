@@ -18,6 +18,7 @@ from dagster_project.resources import FootfallResource, HashKeyResource
 from pipelines.ingest import EVENT_SOURCES, REQUEST_SOURCES, IngestSummary, ingest
 from pipelines.partitions import DamagedPartition, hour_key, named_partition
 from pipelines.storage import DamagedFile
+from pipelines.writer_lock import LakeBusy, LeaseLost
 
 REQUESTS = dg.AssetKey(["silver", "requests"])
 EVENTS = dg.AssetKey(["silver", "events"])
@@ -68,7 +69,10 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
                 raise dg.Failure(description=f"rebuild: {err}", allow_retries=False) from None
         try:
             summary = ingest(settings, hash_key.bytes(settings), sources=SOURCES[key],
-                             on_progress=log_waves, rebuild=tuple(config.rebuild))
+                             on_progress=log_waves, rebuild=tuple(config.rebuild),
+                             wait_seconds=footfall.writer_wait())
+        except (LakeBusy, LeaseLost) as err:  # nothing written: the sensor asks again as landing grows
+            raise dg.Failure(description=str(err)) from err
         except DamagedPartition as err:  # its rebuild would lose rows: the user decides
             raise dg.Failure(description=f"{err} (here: this asset's run config rebuild: [{err.key}])",
                              allow_retries=False) from err
