@@ -31,7 +31,7 @@ from concurrent.futures import (
     wait,
 )
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -706,6 +706,11 @@ def _ingest_held(settings: Settings, key: bytes, storage: Storage, lock: WriterL
         summary.rebuilt.append(plan)
     landed = landing_objects(storage, sources)
     summary.landed = len(landed)
+    in_landing = {o.key for _, o in landed}
+    gone = [k for k, e in entries.items() if e.source in sources and k not in in_landing]
+    if len(gone) >= ledger.ARCHIVE_AFTER:  # keeps the live ledger the size of landing
+        lock.check()
+        ledger.archive(storage, entries, gone, month=datetime.now(UTC).strftime("%Y-%m"))
 
     todo = new_or_changed(landed, entries)
     if not todo:
@@ -753,7 +758,9 @@ def _plan_rebuild(storage: Storage, entries: dict[str, ledger.Entry], table: str
     # Every source of the table, not just this run's: an hour holds rows of each.
     table_sources = tuple(s for s, t in TABLE_OF.items() if t == table)
     in_landing = {o.key for _, o in landing_objects(storage, table_sources)}
-    return plan_rebuild(table, dt, hour, cause, table_sources, entries, in_landing)
+    archived = {e.object: e for e in ledger.history(storage, [date.fromisoformat(dt)], table_sources)
+                if e.object not in entries}  # long gone from landing: their rows would be lost
+    return plan_rebuild(table, dt, hour, cause, table_sources, {**archived, **entries}, in_landing)
 
 
 def _ingest_waves(settings: Settings, key: bytes, storage: Storage, lock: WriterLock,

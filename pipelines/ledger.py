@@ -1,13 +1,23 @@
 """The ingest ledger: what each landing object contributed, so counts reconcile (§9).
 
-One row per landing object: `lines = rows + duplicates + quarantined`. Stored as one
-Parquet object in `state/`, replaced atomically at the end of each run, so an interrupted
-run leaves the previous ledger and its objects are simply processed again.
+One row per landing object: `lines = rows + duplicates + quarantined + erased`. Stored as
+one Parquet object in `state/`, replaced atomically at the end of each wave, so an
+interrupted run leaves the previous ledger and its objects are simply processed again.
+
+The live ledger holds the objects ingest must know about: those still in landing. Once
+`ARCHIVE_AFTER` of its objects have left landing (retention, or the bucket's lifecycle
+rule), ingest moves their entries to `state/ledger_archive/<YYYY-MM>.parquet` (the month
+of the move), so what every run and every sensor tick reads and rewrites stays the size of
+landing, not of the lake's whole history (500,000 entries took 5.6 s to load and 27.5 s to
+save). `history` reads both, for the counts of past days (the daily report, the Dagster
+checks, rebuilds).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from datetime import date
 
 import polars as pl
 import pyarrow as pa
@@ -16,6 +26,8 @@ from pipelines.storage import DamagedFile, ObjectInfo, Storage
 from rtl_parser import arrow
 
 LEDGER_KEY = "state/ingest_ledger.parquet"
+ARCHIVE_PREFIX = "state/ledger_archive/"
+ARCHIVE_AFTER = 1000  # entries of objects gone from landing that ingest moves at once (each move rewrites a month's archive)
 
 SCHEMA = pa.schema([
     ("source", pa.string()),
@@ -71,12 +83,18 @@ class Entry:
         return bool(self.error and self.error.startswith(FAILED))
 
 
-def load(storage: Storage) -> dict[str, Entry]:
-    if not storage.exists(LEDGER_KEY):
-        return {}
+assert [f.name for f in fields(Entry)] == SCHEMA.names  # _entries builds entries by position
+
+
+def _read(storage: Storage, key: str) -> pl.DataFrame:
     try:
-        frame = storage.read_intact(LEDGER_KEY, [n for n in SCHEMA.names if n not in ADDED])
+        frame = storage.read_intact(key, [n for n in SCHEMA.names if n not in ADDED])
     except DamagedFile as err:
+        if key != LEDGER_KEY:
+            raise DamagedFile(
+                f"the ledger archive {storage.uri(key)} cannot be read ({err}): restore it from "
+                "bucket versioning or a backup, or move it aside; only the counts of objects long "
+                "gone from landing are in it (reports and checks of their days lack them)") from err
         raise DamagedFile(
             f"the ingest ledger {storage.uri(LEDGER_KEY)} cannot be read ({err}): "
             "it was damaged or replaced outside Footfall. Restore it from bucket versioning or a "
@@ -84,8 +102,64 @@ def load(storage: Storage) -> dict[str, Entry]:
             "landing again (replacing its rows in silver); objects no longer in landing keep their "
             "rows but lose their counts") from err
     frame = frame.with_columns(pl.lit(0, pl.Int64).alias(n) for n in ADDED if n not in frame.columns)
-    rows = frame.select(SCHEMA.names).to_dicts()  # Arrow's to_pylist imports pandas
-    return {r["object"]: Entry(**r) for r in rows}
+    return frame.select(SCHEMA.names)
+
+
+def _entries(frame: pl.DataFrame) -> dict[str, Entry]:
+    columns = [frame[n].to_list() for n in SCHEMA.names]  # by column: Arrow's to_pylist imports pandas
+    return {values[1]: Entry(*values) for values in zip(*columns, strict=True)}
+
+
+def _frame(entries: Iterable[Entry]) -> pa.Table:
+    ordered = sorted(entries, key=lambda e: e.object)
+    return arrow.table({n: [getattr(e, n) for e in ordered] for n in SCHEMA.names}, SCHEMA)
+
+
+def load(storage: Storage) -> dict[str, Entry]:
+    """The live ledger, by object key."""
+    return _entries(_read(storage, LEDGER_KEY)) if storage.exists(LEDGER_KEY) else {}
+
+
+def history(storage: Storage, days: Iterable[date] | None = None,
+            sources: Iterable[str] | None = None) -> list[Entry]:
+    """Entries, live and archived, of the objects (of `sources`) with records on `days`
+    (every one if None): filtered as columns before any becomes an `Entry`."""
+    wanted = None if days is None else sorted({d.isoformat() for d in days})
+    if wanted == []:
+        return []
+    keys = [LEDGER_KEY] if storage.exists(LEDGER_KEY) else []
+    # A day's objects are archived in its month or later (retention moves them after they land).
+    keys += [o.key for o in storage.list(ARCHIVE_PREFIX) if o.key.endswith(".parquet")
+             and (wanted is None or o.key.rsplit("/", 1)[-1] >= wanted[0][:7])]
+    frames = [_read(storage, k) for k in keys]
+    if not frames:
+        return []
+    frame = pl.concat(frames)
+    if wanted is not None:
+        frame = frame.filter(pl.col("hours").list.eval(pl.element().str.slice(0, 10).is_in(wanted)).list.any())
+    if sources is not None:
+        frame = frame.filter(pl.col("source").is_in(list(sources)))
+    # An object archived and then landed again (or a move cut short) counts once: its newest entry.
+    frame = frame.sort("ingested_at", nulls_last=False).unique("object", keep="last", maintain_order=True)
+    return list(_entries(frame).values())
+
+
+def archive(storage: Storage, entries: dict[str, Entry], objects: Iterable[str], *, month: str) -> int:
+    """Move the entries of `objects` (gone from landing) from the live ledger into the
+    archive of `month` (YYYY-MM); returns how many moved. The archive is written first, so
+    a cut-short move leaves an entry in both places, which `history` counts once."""
+    moving = [entries[o] for o in set(objects) if o in entries]
+    if not moving:
+        return 0
+    key = f"{ARCHIVE_PREFIX}{month}.parquet"
+    kept = pl.from_arrow(_frame(moving))
+    if storage.exists(key):
+        kept = pl.concat([_read(storage, key), kept]).unique("object", keep="last", maintain_order=True)
+    storage.write_parquet(key, kept.sort("object"))
+    for entry in moving:
+        del entries[entry.object]
+    save(storage, entries)
+    return len(moving)
 
 
 def is_new_or_changed(obj: ObjectInfo, ledger: dict[str, Entry]) -> bool:
@@ -95,5 +169,4 @@ def is_new_or_changed(obj: ObjectInfo, ledger: dict[str, Entry]) -> bool:
 
 
 def save(storage: Storage, entries: dict[str, Entry]) -> None:
-    rows = [asdict(e) for e in sorted(entries.values(), key=lambda e: e.object)]
-    storage.write_parquet(LEDGER_KEY, arrow.table({c: [r[c] for r in rows] for c in SCHEMA.names}, SCHEMA))
+    storage.write_parquet(LEDGER_KEY, _frame(entries.values()))

@@ -49,11 +49,7 @@ class Reconciliation:
 def reconcile(storage: Storage, days: Iterable[date] | None = None,
               sources: Iterable[str] | None = None) -> Reconciliation:
     """Ledger totals over the objects (of `sources`) whose records fall on `days` (all if None)."""
-    wanted = None if days is None else {d.isoformat() for d in days}
-    kinds = None if sources is None else set(sources)
-    entries = [e for e in ledger.load(storage).values()
-               if (wanted is None or any(h[:10] in wanted for h in e.hours))
-               and (kinds is None or e.source in kinds)]
+    entries = ledger.history(storage, days, sources)
     return Reconciliation(
         objects=len(entries),
         lines=sum(e.lines for e in entries),

@@ -162,7 +162,7 @@ def _late(obj: ObjectInfo, day: date) -> bool:
 
 
 def _quality(storage: Storage, day: date) -> dict:
-    entries = [e for e in ledger.load(storage).values() if any(h[:10] == day.isoformat() for h in e.hours)]
+    entries = ledger.history(storage, [day])
     return {
         "objects": len(entries),
         "lines": sum(e.lines for e in entries),

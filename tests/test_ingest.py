@@ -839,3 +839,47 @@ def test_a_failed_merge_waits_for_the_merges_beside_it(monkeypatch):
             list(ingest_module.merge_in_budget(["slow", "bad"], [2, 1], pool, 2, budget=10))
         finally:
             assert finished == ["slow"]
+
+
+def test_entries_of_objects_gone_from_landing_move_to_the_archive_and_still_count(small_lake, monkeypatch):
+    """Landing keeps days; the ledger kept every object ever ingested, and every run and
+    sensor tick read and rewrote all of it. Once enough objects have left landing (retention
+    or the bucket's lifecycle rule), ingest moves their entries to the archive. The day's
+    counts still include them, and so does a rebuild's check for rows it would lose."""
+    from datetime import date
+
+    from pipelines.partitions import DamagedPartition
+    from pipelines.quality import reconcile
+
+    root, _ = small_lake
+    settings = Settings(lake=Lake(root=str(root)))
+    ingest(settings, KEY)
+    storage = Storage(str(root))
+    before = ledger.load(storage)
+    totals = reconcile(storage, [date(2026, 11, 2)])
+    morning = sorted((root / "landing/rtl/2026/11/02").glob("0[0-9]/*.gz"))
+    gone = {str(p.relative_to(root)): p.read_bytes() for p in morning}
+    monkeypatch.setattr(ledger, "ARCHIVE_AFTER", len(morning))
+    for p in morning[1:]:
+        p.unlink()
+    ingest(settings, KEY)  # one short of the batch: nothing moves yet
+    assert set(ledger.load(storage)) == set(before) and not (root / ledger.ARCHIVE_PREFIX).exists()
+
+    morning[0].unlink()
+    assert ingest(settings, KEY).objects == 0
+    assert set(ledger.load(storage)) == set(before) - set(gone)
+    month = datetime.now(UTC).strftime("%Y-%m")
+    assert [o.key for o in storage.list(ledger.ARCHIVE_PREFIX)] == [f"{ledger.ARCHIVE_PREFIX}{month}.parquet"]
+    assert {e.object: e for e in ledger.history(storage)} == before
+    assert reconcile(storage, [date(2026, 11, 2)]) == totals
+
+    # Hour 05 damaged, and one of its objects landed again: the others are long gone, so a
+    # rebuild would lose their rows. Their entries are archived, and still name them.
+    hour = "silver/requests/dt=2026-11-02/hour=05/data.parquet"
+    wrote = set(pl.read_parquet(root / hour)["source_object"])
+    back = sorted(wrote & set(gone))[0]
+    (root / back).write_bytes(gone[back])
+    (root / hour).write_bytes((root / hour).read_bytes()[:2000])
+    with pytest.raises(DamagedPartition) as caught:
+        ingest(settings, KEY)
+    assert caught.value.lost == sorted(wrote & set(gone) - {back}) != []
