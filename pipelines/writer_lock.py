@@ -228,5 +228,8 @@ class _S3Lock(WriterLock):
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
         except ClientError as err:
-            if not self._refused(err):
-                raise
+            if self._refused(err):
+                return
+            # A store without conditional deletes: delete it if it is still ours.
+            if self.client.head_object(Bucket=self.bucket, Key=self.key)["ETag"] == self.etag:
+                self.client.delete_object(Bucket=self.bucket, Key=self.key)
