@@ -14,7 +14,7 @@ from pipelines.config import Settings, load_settings
 from pipelines.hashing import MissingKeyError, load_key
 from pipelines.storage import Storage
 
-WRITER_WAIT_SECONDS = 600.0
+WRITER_WAIT_SECONDS = 600
 
 
 class FootfallResource(dg.ConfigurableResource):
@@ -31,10 +31,12 @@ class FootfallResource(dg.ConfigurableResource):
     def storage(self) -> Storage:
         return Storage(self.settings().lake.root)
 
-    def writer_wait(self) -> float:
-        """How long a run waits for the lake's writer lock: a run the sensor or schedule
-        started behind a CLI ingest should queue behind it, not fail (at least 10 minutes)."""
-        return max(float(self.settings().lake.writer_wait_seconds), WRITER_WAIT_SECONDS)
+    def writer_settings(self) -> Settings:
+        """`settings()` for a run that writes the lake (ingest, retention): one the sensor or
+        schedule started behind a CLI ingest should queue behind it, not fail, so it waits
+        for the lake's writer lock at least 10 minutes."""
+        settings = self.settings()
+        return settings.with_writer_wait(max(settings.lake.writer_wait_seconds, WRITER_WAIT_SECONDS))
 
 
 class HashKeyResource(dg.ConfigurableResource):

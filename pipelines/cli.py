@@ -41,8 +41,7 @@ class UserError(Exception):
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config, lake=args.lake)
     if getattr(args, "wait", None) is not None:  # the commands that take the lake's writer lock
-        lake = dataclasses.replace(settings.lake, writer_wait_seconds=args.wait)
-        settings = dataclasses.replace(settings, lake=lake)
+        settings = settings.with_writer_wait(args.wait)
     return settings
 
 

@@ -193,6 +193,9 @@ class Settings:
     def with_lake(self, root: str | None) -> Settings:
         return self if not root else dataclasses.replace(self, lake=dataclasses.replace(self.lake, root=root))
 
+    def with_writer_wait(self, seconds: float) -> Settings:
+        return dataclasses.replace(self, lake=dataclasses.replace(self.lake, writer_wait_seconds=seconds))
+
 
 def _coerce(value: Any, default: Any, where: str) -> Any:
     if isinstance(default, bool):

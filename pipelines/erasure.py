@@ -61,7 +61,7 @@ def _key(storage: Storage, uri: str) -> str:
 
 
 def erase(settings: Settings, key: bytes, *, raw_id: str | None = None, visitor_id: str | None = None,
-          dry_run: bool = False, wait_seconds: float | None = None) -> ErasureResult:
+          dry_run: bool = False) -> ErasureResult:
     """Erase one visitor, holding the lake's writer lock (an ingest merging an hour at the
     same time would put their rows back, or lose its own); a dry run only reads."""
     if bool(raw_id) == bool(visitor_id):
@@ -70,8 +70,7 @@ def erase(settings: Settings, key: bytes, *, raw_id: str | None = None, visitor_
     storage = Storage(settings.lake.root)
     if dry_run:
         return _erase(settings, storage, key, vid, None)
-    wait = settings.lake.writer_wait_seconds if wait_seconds is None else wait_seconds
-    with writer_lock(storage, "erase", wait_seconds=wait) as lock:
+    with writer_lock(storage, "erase", wait_seconds=settings.lake.writer_wait_seconds) as lock:
         return _erase(settings, storage, key, vid, lock)
 
 

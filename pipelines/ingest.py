@@ -669,7 +669,6 @@ def ingest(
     sources: tuple[str, ...] = REQUEST_SOURCES,
     on_progress: Callable[[str, int, int], None] | None = None,
     rebuild: tuple[str, ...] = (),
-    wait_seconds: float | None = None,
 ) -> IngestSummary:
     """Ingest every new or changed landing object of `sources` into silver.
 
@@ -683,11 +682,10 @@ def ingest(
     run. `rebuild` names partitions (keys or URIs) to rebuild first, whatever is lost.
 
     The run holds the lake's writer lock (`pipelines.writer_lock`), waiting for it up to
-    `wait_seconds` (default `lake.writer_wait_seconds`); `LakeBusy` when it could not.
+    `lake.writer_wait_seconds`; `LakeBusy` when it could not.
     """
     storage = Storage(settings.lake.root)
-    wait = settings.lake.writer_wait_seconds if wait_seconds is None else wait_seconds
-    with writer_lock(storage, "ingest", wait_seconds=wait) as lock:
+    with writer_lock(storage, "ingest", wait_seconds=settings.lake.writer_wait_seconds) as lock:
         return _ingest_held(settings, key, storage, lock, sources, on_progress, rebuild)
 
 

@@ -128,7 +128,7 @@ def history(storage: Storage, days: Iterable[date] | None = None,
     if wanted == []:
         return []
     keys = [LEDGER_KEY] if storage.exists(LEDGER_KEY) else []
-    # A day's objects are archived in its month or later (retention moves them after they land).
+    # A day's objects are archived in its month or later: they leave landing after they land.
     keys += [o.key for o in storage.list(ARCHIVE_PREFIX) if o.key.endswith(".parquet")
              and (wanted is None or o.key.rsplit("/", 1)[-1] >= wanted[0][:7])]
     frames = [_read(storage, k) for k in keys]

@@ -51,15 +51,13 @@ def _day(zone: str, obj) -> date | None:
     return date.fromisoformat(m.group(1)) if m else None
 
 
-def apply_retention(settings: Settings, *, today: date | None = None, dry_run: bool = False,
-                    wait_seconds: float | None = None) -> RetentionResult:
+def apply_retention(settings: Settings, *, today: date | None = None, dry_run: bool = False) -> RetentionResult:
     """Delete what is past its age, holding the lake's writer lock (an ingest taking a landing
     object this deletes, or merging an hour this deletes, would lose lines); a dry run only reads."""
     storage = Storage(settings.lake.root)
     if dry_run:
         return _retention(settings, storage, today, None)
-    wait = settings.lake.writer_wait_seconds if wait_seconds is None else wait_seconds
-    with writer_lock(storage, "retention", wait_seconds=wait) as lock:
+    with writer_lock(storage, "retention", wait_seconds=settings.lake.writer_wait_seconds) as lock:
         return _retention(settings, storage, today, lock)
 
 

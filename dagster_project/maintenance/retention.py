@@ -11,7 +11,7 @@ from pipelines.writer_lock import LakeBusy, LeaseLost
                    "older than their configured ages; records what it deleted in state/retention/.")
 def apply_retention_op(context: dg.OpExecutionContext, footfall: FootfallResource) -> None:
     try:
-        result = apply_retention(footfall.settings(), wait_seconds=footfall.writer_wait())
+        result = apply_retention(footfall.writer_settings())
     except (LakeBusy, LeaseLost) as err:  # nothing deleted; tomorrow's run deletes it all
         raise dg.Failure(description=str(err)) from err
     counts = result.counts()

@@ -61,7 +61,7 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
             if phase == "wave" and total > 1:  # a long backlog: say how far it has got
                 context.log.info(f"{table}: wave {done} of {total} ingested and in the ledger")
 
-        settings = footfall.settings()
+        settings = footfall.writer_settings()
         for text in config.rebuild:
             try:
                 named_partition(text, {table})
@@ -69,8 +69,7 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
                 raise dg.Failure(description=f"rebuild: {err}", allow_retries=False) from None
         try:
             summary = ingest(settings, hash_key.bytes(settings), sources=SOURCES[key],
-                             on_progress=log_waves, rebuild=tuple(config.rebuild),
-                             wait_seconds=footfall.writer_wait())
+                             on_progress=log_waves, rebuild=tuple(config.rebuild))
         except (LakeBusy, LeaseLost) as err:  # nothing written: the sensor asks again as landing grows
             raise dg.Failure(description=str(err)) from err
         except DamagedPartition as err:  # its rebuild would lose rows: the user decides
