@@ -277,12 +277,20 @@ RUNNERS = {"footfall": run_footfall, "duckdb": run_duckdb, "pandas": run_pandas,
            "build": run_build}
 
 
-def contender(name: str, lake: Path, env: dict | None = None) -> dict:
+def contender(name: str, lake: Path, env: dict | None = None, *, again: bool = True) -> dict:
+    """One run of `name` in its own process. A run that crashes is run once more, saying so:
+    the pandas baseline's process has died once in pyarrow's teardown ("terminate called
+    without an active exception") and ran cleanly on its own straight after."""
     out = Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=CACHE))
     try:
         return measure([sys.executable, __file__, "--run", name, str(lake), str(out)], env)
+    except SystemExit as err:
+        if not again:
+            raise
+        print(f"  {err}\n  running {name} once more", flush=True)
     finally:
         shutil.rmtree(out, ignore_errors=True)
+    return contender(name, lake, env, again=False)
 
 
 def main() -> int:
