@@ -642,8 +642,10 @@ def new_or_changed(landed: list[tuple[str, ObjectInfo]],
     return [(s, o) for s, o in landed if ledger.is_new_or_changed(o, seen)]
 
 
-def pending_objects(storage: Storage, sources: tuple[str, ...]) -> list[tuple[str, ObjectInfo]]:
-    return new_or_changed(landing_objects(storage, sources), ledger.load(storage))
+def pending_objects(storage: Storage, sources: tuple[str, ...],
+                    seen: dict[str, ledger.Entry] | None = None) -> list[tuple[str, ObjectInfo]]:
+    """Landing objects ingest would take now (`seen`: the ledger, if already loaded)."""
+    return new_or_changed(landing_objects(storage, sources), ledger.load(storage) if seen is None else seen)
 
 
 def plan_waves(todo: list[tuple[str, ObjectInfo]], wave_bytes: int) -> list[int]:

@@ -39,11 +39,12 @@ def landing_sensor(context: dg.SensorEvaluationContext, footfall: FootfallResour
     now = datetime.now(UTC)
     today = now.date()
     cursor = json.loads(context.cursor) if context.cursor else {}
-    entries = ledger.load(storage).values()
+    seen = ledger.load(storage)
+    entries = seen.values()
     newest = max((e.ingested_at.isoformat() for e in entries if e.ingested_at), default="")
     run_requests: list[dg.RunRequest] = []
 
-    pending = pending_objects(storage, ALL_SOURCES)
+    pending = pending_objects(storage, ALL_SOURCES, seen)
     if pending and not _ingest_running(context.instance):
         fingerprint = hashlib.sha1("\n".join(
             f"{o.key}:{o.size}:{o.mtime_ns}" for _, o in sorted(pending, key=lambda p: p[1].key)
