@@ -17,6 +17,7 @@ A holder that finds its lease taken over stops before its next write (`check`).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -113,8 +114,6 @@ class _LocalLock(WriterLock):
         self.fd: int | None = None
 
     def try_acquire(self) -> bool:
-        import fcntl
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -135,8 +134,6 @@ class _LocalLock(WriterLock):
             return {}
 
     def release(self) -> None:
-        import fcntl
-
         if self.fd is not None:
             os.ftruncate(self.fd, 0)  # no stale holder for the next reader
             fcntl.flock(self.fd, fcntl.LOCK_UN)
