@@ -25,7 +25,8 @@ REQUESTS = [
     edge({**pv("asset", at(10, 0, 1), visitor="v1", path="/app.js"), "is_page_view": False}, "FRA"),
     edge(pv("d", at(11), visitor="v2", path="/"), "LHR"),
     edge(pv("e", at(12), visitor="v3", path="/", referrer="t.co"), "FRA"),
-    edge(pv("f", at(13), visitor="v3", path="/pricing"), "FRA"),  # 60 min later: a new session
+    # 60 min later, a click in a tab left open: a new session the site itself referred.
+    edge(pv("f", at(13), visitor="v3", path="/pricing", referrer="example.com"), "FRA"),
     edge(pv("bot", at(13), visitor="crawler", path="/", bot=True), "IAD"),
 ]
 EVENTS = [ev("click", at(10, 6), "click", visitor="v1", path="/pricing")]
@@ -60,7 +61,8 @@ def test_acquisition_dimensions(tmp_path):
     assert measures(s[("channel", "Direct")], *cols) == (2, 2, 2, 1)
     assert measures(s[("channel", "Organic Search")], *cols) == (1, 1, 2, 2)
     assert measures(s[("channel", "Social")], *cols) == (1, 1, 1, 3)
-    assert measures(s[("referrer_domain", "(none)")], *cols) == (2, 2, 2, 1)
+    assert measures(s[("referrer_domain", "(none)")], *cols) == (2, 2, 2, 1)  # v2's, v3's internal
+    assert {v for d, v in s if d == "referrer_domain"} == {"(none)", "google.com", "t.co"}
     assert s[("device_type", "desktop")]["sessions"] == 4
     assert ("device_type", "bot") not in s  # bots have no sessions
 

@@ -111,7 +111,7 @@ def test_attribution_comes_from_the_first_activity_and_a_new_campaign_does_not_s
 
 def test_channels(tmp_path):
     cases = {"direct": (None, {}), "search": ("google.com", {}), "social": ("t.co", {}),
-             "referral": ("news.ycombinator.com", {}), "self": ("www.example.com", {}),
+             "referral": ("news.ycombinator.com", {}), "self": ("example.com", {}),
              "paid": ("google.com", {"utm_medium": "cpc", "utm_source": "google"})}
     reqs = [pv(f"r-{name}", T0 + timedelta(hours=i), visitor=name, referrer=ref, **utm)
             for i, (name, (ref, utm)) in enumerate(cases.items())]
@@ -119,6 +119,9 @@ def test_channels(tmp_path):
     got = dict(zip(rows["visitor_id"], rows["channel"], strict=True))
     assert got == {"direct": "Direct", "search": "Organic Search", "social": "Social",
                    "referral": "Referral", "self": "Direct", "paid": "Paid Search"}
+    referrers = dict(zip(rows["visitor_id"], rows["referrer_domain"], strict=True))
+    assert referrers == {"direct": None, "search": "google.com", "social": "t.co",
+                         "referral": "news.ycombinator.com", "self": None, "paid": "google.com"}
 
 
 def test_session_ids_are_deterministic_and_unique(tmp_path):

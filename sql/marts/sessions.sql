@@ -3,6 +3,9 @@
     {{ settings.session_timeout_minutes }} min without activity (a gap of exactly the timeout
     continues it), and is cut when it would exceed {{ settings.session_max_hours }} h.
     Attribution, country, device, browser and OS come from the session's first activity.
+    referrer_domain is the first activity's referrer when it is external: a referrer on the
+    site itself or a parent domain of it (a tab left open past the timeout, then clicked)
+    is null, as for a direct visit, so a site is never its own top referrer.
     Columns: session_id, visitor_id, site, dt, start_ts, end_ts, duration_s, page_views,
     events, interactive_events, entry_path, exit_path, is_bounce, referrer_domain,
     utm_source, utm_medium, utm_campaign, channel, country, device_type, browser, os.
@@ -30,7 +33,7 @@ grouped as (
         sum(is_interactive) as interactive_events,
         min_by(path, seq) filter (where is_page_view = 1) as entry_path,
         max_by(path, seq) filter (where is_page_view = 1) as exit_path,
-        min_by(referrer_domain, seq) as referrer_domain,
+        min_by(referrer_domain, seq) as first_referrer,
         min_by(utm_source, seq) as utm_source,
         min_by(utm_medium, seq) as utm_medium,
         min_by(utm_campaign, seq) as utm_campaign,
@@ -40,6 +43,16 @@ grouped as (
         min_by(os, seq) as os
     from sessionized
     group by site, visitor_id, run, slice
+),
+
+attributed as (
+    select
+        *,
+        case
+            when first_referrer = site or site like '%.' || first_referrer then null
+            else first_referrer
+        end as referrer_domain
+    from grouped
 ),
 
 classified as (
@@ -56,10 +69,10 @@ classified as (
                 or referrer_domain in ('duckduckgo.com', 'search.yahoo.com', 'yandex.ru', 'yandex.com', 'baidu.com',
                                        'ecosia.org', 'search.brave.com', 'startpage.com', 'qwant.com') then 'Organic Search'
             when utm_source is not null or utm_medium is not null or utm_campaign is not null then 'Campaign'
-            when referrer_domain is null or referrer_domain = site or site like '%.' || referrer_domain then 'Direct'
+            when referrer_domain is null then 'Direct'
             else 'Referral'
         end as channel
-    from grouped
+    from attributed
 ),
 
 final as (
