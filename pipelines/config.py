@@ -140,6 +140,11 @@ class Athena:
 class Dagster:
     partitions_start: str = "2025-01-01"  # first daily partition (UTC) shown and backfillable
     sensor_interval_seconds: int = 30  # how often the landing sensor looks for new objects
+    # How often the sensor lists all of landing; in between it lists the Firehose sources
+    # (rtl, beacon) from two hours back only: on S3, a LIST request or two a tick instead of
+    # one per 1,000 objects kept. Objects copied into older hours are found at the next
+    # full listing. 0: every tick lists all of landing.
+    full_listing_minutes: int = 60
 
 
 @dataclass(frozen=True)
@@ -302,6 +307,8 @@ def load_settings(path: str | Path | None = None, *, lake: str | None = None) ->
         raise ConfigError(f"build.memory_limit must be a size like 1GB or 512MB, got {settings.build.memory_limit!r}")
     if settings.late.lookback_hours < 0:
         raise ConfigError(f"late.lookback_hours must be 0 or more, got {settings.late.lookback_hours}")
+    if settings.dagster.full_listing_minutes < 0:
+        raise ConfigError(f"dagster.full_listing_minutes must be 0 or more, got {settings.dagster.full_listing_minutes}")
     if settings.build.batch_bytes < 1:
         raise ConfigError(f"build.batch_bytes must be at least 1, got {settings.build.batch_bytes}")
     try:

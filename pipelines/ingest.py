@@ -633,8 +633,9 @@ def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: 
     return sorted(tasks, key=lambda t: -sum(o.size for _, o in t.objects))
 
 
-def landing_objects(storage: Storage, sources: tuple[str, ...]) -> list[tuple[str, ObjectInfo]]:
-    return [(s, o) for s in sources for o in discover(storage, s)]
+def landing_objects(storage: Storage, sources: tuple[str, ...],
+                    since: datetime | None = None) -> list[tuple[str, ObjectInfo]]:
+    return [(s, o) for s in sources for o in discover(storage, s, since)]
 
 
 def new_or_changed(landed: list[tuple[str, ObjectInfo]],
@@ -643,9 +644,12 @@ def new_or_changed(landed: list[tuple[str, ObjectInfo]],
 
 
 def pending_objects(storage: Storage, sources: tuple[str, ...],
-                    seen: dict[str, ledger.Entry] | None = None) -> list[tuple[str, ObjectInfo]]:
-    """Landing objects ingest would take now (`seen`: the ledger, if already loaded)."""
-    return new_or_changed(landing_objects(storage, sources), ledger.load(storage) if seen is None else seen)
+                    seen: dict[str, ledger.Entry] | None = None,
+                    since: datetime | None = None) -> list[tuple[str, ObjectInfo]]:
+    """Landing objects ingest would take now (`seen`: the ledger, if already loaded; `since`:
+    of Firehose sources, only those delivered in that hour or later)."""
+    return new_or_changed(landing_objects(storage, sources, since),
+                          ledger.load(storage) if seen is None else seen)
 
 
 def plan_waves(todo: list[tuple[str, ObjectInfo]], wave_bytes: int) -> list[int]:
@@ -671,8 +675,10 @@ def ingest(
     sources: tuple[str, ...] = REQUEST_SOURCES,
     on_progress: Callable[[str, int, int], None] | None = None,
     rebuild: tuple[str, ...] = (),
+    since: datetime | None = None,
 ) -> IngestSummary:
-    """Ingest every new or changed landing object of `sources` into silver.
+    """Ingest every new or changed landing object of `sources` into silver (with `since`,
+    of Firehose sources only those delivered in that hour or later: see `discover`).
 
     A long backlog (a first run on a bucket with months of logs) goes in waves of
     `ingest.wave_bytes` landing bytes: each wave parses, merges its hours and records its
@@ -688,12 +694,12 @@ def ingest(
     """
     storage = Storage(settings.lake.root)
     with writer_lock(storage, "ingest", wait_seconds=settings.lake.writer_wait_seconds) as lock:
-        return _ingest_held(settings, key, storage, lock, sources, on_progress, rebuild)
+        return _ingest_held(settings, key, storage, lock, sources, on_progress, rebuild, since)
 
 
 def _ingest_held(settings: Settings, key: bytes, storage: Storage, lock: WriterLock,
                  sources: tuple[str, ...], on_progress: Callable[[str, int, int], None] | None,
-                 rebuild: tuple[str, ...]) -> IngestSummary:
+                 rebuild: tuple[str, ...], since: datetime | None) -> IngestSummary:
     started = time.perf_counter()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     entries = ledger.load(storage)
@@ -704,13 +710,14 @@ def _ingest_held(settings: Settings, key: bytes, storage: Storage, lock: WriterL
         lock.check()
         apply_rebuild(storage, entries, plan, run_id)
         summary.rebuilt.append(plan)
-    landed = landing_objects(storage, sources)
+    landed = landing_objects(storage, sources, since)
     summary.landed = len(landed)
-    in_landing = {o.key for _, o in landed}
-    gone = [k for k, e in entries.items() if e.source in sources and k not in in_landing]
-    if len(gone) >= ledger.ARCHIVE_AFTER:  # keeps the live ledger the size of landing
-        lock.check()
-        ledger.archive(storage, entries, gone, month=datetime.now(UTC).strftime("%Y-%m"))
+    if since is None:  # all of landing listed: what is not in it has left it
+        in_landing = {o.key for _, o in landed}
+        gone = [k for k, e in entries.items() if e.source in sources and k not in in_landing]
+        if len(gone) >= ledger.ARCHIVE_AFTER:  # keeps the live ledger the size of landing
+            lock.check()
+            ledger.archive(storage, entries, gone, month=datetime.now(UTC).strftime("%Y-%m"))
 
     todo = new_or_changed(landed, entries)
     if not todo:

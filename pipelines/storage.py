@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,6 +23,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from polars.exceptions import PanicException
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DamagedFile(Exception):
@@ -39,6 +42,15 @@ class ObjectInfo:
     key: str  # path relative to the lake root, with "/" separators
     size: int
     mtime_ns: int
+
+
+def s3_client():
+    """A boto3 S3 client with the endpoint, region and credentials the lake's own reads use
+    (boto3 reads AWS_ENDPOINT_URL[_S3] itself); its own session, as the default one is not
+    thread-safe."""
+    import boto3
+
+    return boto3.session.Session().client("s3")
 
 
 def s3_filesystem() -> pafs.S3FileSystem:
@@ -74,19 +86,35 @@ class Storage:
         """Address of a key for other readers (DuckDB, awswrangler)."""
         return f"s3://{self.full(key)}" if self.is_s3 else self.full(key)
 
-    def list(self, prefix: str) -> list[ObjectInfo]:
-        """Every object below `prefix`, sorted by key; missing prefix → empty list."""
-        selector = pafs.FileSelector(self.full(prefix), recursive=True, allow_not_found=True)
+    def list(self, prefix: str, after: str = "") -> list[ObjectInfo]:
+        """Every object below `prefix`, sorted by key; missing prefix → empty list.
+
+        `after`: only keys that sort after it. On S3 the listing itself starts there
+        (`StartAfter`), so keys before it cost no LIST requests: a time-ordered prefix read
+        from a recent hour on costs a request or two, whatever the retention keeps."""
+        if after and self.is_s3:
+            found = self._s3_list_after(prefix, after)
+        else:
+            selector = pafs.FileSelector(self.full(prefix), recursive=True, allow_not_found=True)
+            found = [ObjectInfo(info.path[len(self.base) + 1:], info.size or 0, info.mtime_ns or 0)
+                     for info in self.fs.get_file_info(selector)
+                     if info.type == pafs.FileType.File]
         out = []
-        for info in self.fs.get_file_info(selector):
-            if info.type != pafs.FileType.File:
-                continue
-            key = info.path[len(self.base) + 1:]
-            name = key.rsplit("/", 1)[-1]
-            if name.startswith(".") or name.endswith(".tmp"):
+        for obj in found:
+            name = obj.key.rsplit("/", 1)[-1]
+            if name.startswith(".") or name.endswith(".tmp") or obj.key <= after:
                 continue  # our own in-flight temporaries
-            out.append(ObjectInfo(key, info.size or 0, info.mtime_ns or 0))
+            out.append(obj)
         return sorted(out, key=lambda o: o.key)
+
+    def _s3_list_after(self, prefix: str, after: str) -> list[ObjectInfo]:
+        bucket, _, base = self.base.partition("/")
+        lead = f"{base}/" if base else ""
+        pages = s3_client().get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=lead + prefix, StartAfter=lead + after)
+        return [ObjectInfo(o["Key"][len(lead):], o["Size"],
+                           (o["LastModified"] - _EPOCH) // timedelta(microseconds=1) * 1000)
+                for page in pages for o in page.get("Contents", ())]
 
     def root_exists(self) -> bool:
         """Whether the lake's directory, or on S3 its bucket, exists (a prefix inside a

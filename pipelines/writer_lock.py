@@ -27,10 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from pipelines.storage import Storage
+from pipelines.storage import Storage, s3_client
 
 LOCK_KEY = "state/writer.lock"
 LEASE_SECONDS = 120.0  # an S3 holder that has not renewed for this long is taken to be gone
@@ -143,12 +141,10 @@ class _LocalLock(WriterLock):
 
 class _S3Lock(WriterLock):
     def __init__(self, storage: Storage, command: str):
-        import boto3  # the endpoint, region and credentials as for the lake's own reads
-
         super().__init__(storage, command)
         self.bucket, _, prefix = storage.base.partition("/")
         self.key = f"{prefix}/{LOCK_KEY}" if prefix else LOCK_KEY
-        self.client = boto3.session.Session().client("s3")  # the default session is not thread-safe
+        self.client = s3_client()
         self.etag = ""
         self.seen: dict[str, object] = {}
         self.stop = threading.Event()

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 
 def _free_port() -> int:
@@ -18,11 +19,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def moto_server():
-    """Start `moto_server`; yields its endpoint URL and stops it afterwards."""
+def moto_server(log: Path | None = None):
+    """Start `moto_server`; yields its endpoint URL and stops it afterwards. `log`: a file
+    for its access log, one line per request served (`"GET /bucket?list-type=2&… HTTP/1.1"`)."""
     port = _free_port()
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -39,6 +42,8 @@ def moto_server():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if log:
+            out.close()
 
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -325,6 +325,48 @@ def test_a_day_older_than_the_late_lookback_keeps_its_gold(small_lake, monkeypat
     # before it (sessions that may run into it) through today, the rest that day alone.
     assert requested["page_views"] == requested["presence_snapshots"] == {"2026-11-05"}
     assert requested["sessions"] == requested["daily_site_metrics"] == {"2026-11-03", "2026-11-04", "2026-11-05"}
+
+
+def test_between_full_listings_the_sensor_and_its_run_list_only_the_recent_firehose_hours(small_lake, monkeypatch):
+    """Between full listings (`dagster.full_listing_minutes`, 60) a tick lists the Firehose
+    sources from two hours before the current one, and so does the ingest run it starts: an
+    object copied into an older hour waits for the next full listing, which finds it."""
+    root, _ = small_lake
+    noon = datetime(2026, 11, 5, 12, 10, tzinfo=UTC)
+    _sensor_at(monkeypatch, noon)
+    monkeypatch.setenv("FOOTFALL_LATE_LOOKBACK_HOURS", "96")
+    instance = dg.DagsterInstance.ephemeral()
+    ingest(ingest_settings(root), KEY, sources=ALL_SOURCES)
+    first = _tick(root, instance, None)  # a full listing: nothing new
+    assert first.run_requests == []
+
+    _write_rtl(root, datetime(2026, 11, 5, 11, 58, tzinfo=UTC), "NEW-1", datetime(2026, 11, 5, 12, tzinfo=UTC))
+    _write_rtl(root, datetime(2026, 11, 5, 10, 30, tzinfo=UTC), "EDGE-1", datetime(2026, 11, 5, 10, 59, tzinfo=UTC))
+    _write_rtl(root, datetime(2026, 11, 3, 9, 30, tzinfo=UTC), "OLD-1", datetime(2026, 11, 3, 9, 45, tzinfo=UTC))
+    second = _tick(root, instance, first.cursor)
+    [req] = second.run_requests
+    assert req.tags["footfall/landing_objects"] == "2"  # the 12:00 and 10:00 hours, not the 3rd's
+    assert req.tags["footfall/landing_since"] == "2026-11-05T10:00:00+00:00"
+    run = build_defs(resources(root)).resolve_job_def("ingest_landing").execute_in_process(
+        instance=instance, partition_key=req.partition_key, tags=req.tags)
+    assert run.success
+    assert silver_count(root, "request_id in ('NEW-1', 'EDGE-1')") == 2
+    assert silver_count(root, "request_id = 'OLD-1'") == 0  # the run listed from 10:00 too
+
+    def ingest_requests(at: datetime, cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
+        _sensor_at(monkeypatch, at)
+        result = _tick(root, instance, cursor)
+        return [r for r in result.run_requests if r.job_name == "ingest_landing"], result.cursor
+
+    later, cursor = ingest_requests(noon + timedelta(minutes=59), second.cursor)
+    assert later == []  # 59 minutes after the full listing: still only the recent hours
+    monkeypatch.setenv("FOOTFALL_DAGSTER_FULL_LISTING_MINUTES", "0")  # every tick lists all
+    [now_full], _ = ingest_requests(noon + timedelta(minutes=59), cursor)
+    monkeypatch.delenv("FOOTFALL_DAGSTER_FULL_LISTING_MINUTES")
+    [hourly], _ = ingest_requests(noon + timedelta(minutes=60), cursor)
+    for r in (now_full, hourly):
+        assert r.tags["footfall/landing_objects"] == "1" and "footfall/landing_since" not in r.tags
+    assert ingest(ingest_settings(root), KEY, sources=ALL_SOURCES).rows == 1  # OLD-1
 
 
 def _days(start: date, end: date) -> list[date]:

@@ -7,6 +7,8 @@ import io
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -16,6 +18,7 @@ import pytest
 from pipelines import ledger
 from pipelines.config import Ingest, Lake, Settings
 from pipelines.ingest import ingest
+from pipelines.landing import discover
 from pipelines.storage import Storage
 from tests.conftest import KEY
 from tests.s3server import apply_env, aws_env, moto_server
@@ -297,3 +300,35 @@ def test_a_lake_footfall_writes_on_s3_reads_back_and_erases_a_visitor(s3_url, mo
     sql = f"select count(*) as n, count(*) filter (where visitor_id = '{visitor}') as erased from requests"
     assert main(["query", sql, "--csv", "--lake", remote.lake.root]) == 0
     assert capsys.readouterr().out.splitlines() == ["n,erased", f"{left},0"]
+
+
+def test_a_listing_from_a_recent_hour_costs_one_list_request_not_one_per_thousand_keys(monkeypatch, tmp_path):
+    """A week of Firehose objects, twelve an hour (2,016 keys): listing them all takes three
+    S3 LIST requests, as on every sensor tick before; listing from a recent hour on takes
+    one and finds the same objects (size and time) for those hours as the full listing."""
+    log = tmp_path / "moto.log"
+    first = datetime(2026, 11, 1, tzinfo=UTC)
+    hours = [first + timedelta(hours=n) for n in range(7 * 24)]
+    keys = {f"landing/rtl/{h:%Y/%m/%d/%H}/footfall-rtl-1-{h:%Y-%m-%d-%H}-{i:02d}-{n % 997}.gz": h
+            for n, (h, i) in enumerate((h, i) for h in hours for i in range(12))}
+    since = datetime(2026, 11, 7, 21, tzinfo=UTC)  # the week's last three hours
+    with moto_server(log) as url:
+        apply_env(monkeypatch, url)
+        s3 = boto3.client("s3", endpoint_url=url)
+        s3.create_bucket(Bucket="week")
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda k: s3.put_object(Bucket="week", Key=f"lake/{k}", Body=k.encode()), keys))
+        storage = Storage("s3://week/lake")
+
+        def list_requests() -> int:
+            return log.read_text().count("list-type=2")
+
+        before = list_requests()
+        everything = discover(storage, "rtl")
+        full = list_requests() - before
+        recent = discover(storage, "rtl", since)
+        windowed = list_requests() - before - full
+    assert [o.key for o in everything] == sorted(keys)
+    expected = sorted(k for k, h in keys.items() if h >= since)
+    assert len(expected) == 36 and recent == [o for o in everything if o.key in set(expected)]
+    assert (full, windowed) == (3, 1)

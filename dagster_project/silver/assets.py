@@ -7,7 +7,7 @@ recorded as materializations too, so the UI shows what really changed.
 """
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 
 import dagster as dg
 from pydantic import Field
@@ -23,6 +23,9 @@ from pipelines.writer_lock import LakeBusy, LeaseLost
 REQUESTS = dg.AssetKey(["silver", "requests"])
 EVENTS = dg.AssetKey(["silver", "events"])
 SOURCES = {REQUESTS: REQUEST_SOURCES, EVENTS: EVENT_SOURCES}
+# Set by the landing sensor between its full listings: the run takes the Firehose objects
+# delivered from that hour on (the ones the tick found), listing landing from there only.
+LANDING_SINCE_TAG = "footfall/landing_since"
 
 PREVIEW_COLUMNS = {
     REQUESTS: ["ts", "site", "method", "path", "status", "edge_result_type", "country",
@@ -68,8 +71,10 @@ def silver_asset(key: dg.AssetKey, description: str) -> dg.AssetsDefinition:
             except ValueError as err:
                 raise dg.Failure(description=f"rebuild: {err}", allow_retries=False) from None
         try:
+            since = context.run.tags.get(LANDING_SINCE_TAG)
             summary = ingest(settings, hash_key.bytes(settings), sources=SOURCES[key],
-                             on_progress=log_waves, rebuild=tuple(config.rebuild))
+                             on_progress=log_waves, rebuild=tuple(config.rebuild),
+                             since=datetime.fromisoformat(since) if since else None)
         except (LakeBusy, LeaseLost) as err:  # nothing written: the sensor asks again as landing grows
             raise dg.Failure(description=str(err)) from err
         except DamagedPartition as err:  # its rebuild would lose rows: the user decides

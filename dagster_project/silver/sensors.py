@@ -3,7 +3,10 @@ gold runs for exactly the partitions they make stale (days that ended within
 `late.lookback_hours`; older ones are left for a deliberate build or backfill).
 
 The cursor is the ledger time of the newest ingest already turned into gold runs, so each
-ingest (whether the sensor, the UI or the CLI started it) is followed by gold once.
+ingest (whether the sensor, the UI or the CLI started it) is followed by gold once, and the
+time of the last full listing of landing: between full listings (`dagster.full_listing_minutes`)
+a tick lists the Firehose sources from RECENT_HOURS back only, and so does the ingest run it
+starts, so that a tick's S3 LIST requests do not grow with the landing retention.
 """
 
 import hashlib
@@ -17,11 +20,14 @@ from dagster_project.gold.plan import gold_plan
 from dagster_project.jobs import gold_job, ingest_job
 from dagster_project.partitions import clamp, range_tags
 from dagster_project.resources import FootfallResource
+from dagster_project.silver.assets import LANDING_SINCE_TAG
 from pipelines import ledger
 from pipelines.config import load_settings
 from pipelines.ingest import ALL_SOURCES, pending_objects
 from pipelines.landing import landing_hour
+from pipelines.storage import Storage
 
+RECENT_HOURS = 2  # Firehose delivers within its 15-minute buffer at most, retries aside
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
              dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
@@ -35,7 +41,8 @@ def _ingest_running(instance: dg.DagsterInstance) -> bool:
            minimum_interval_seconds=load_settings().dagster.sensor_interval_seconds,
            description="Ingests new or late landing objects, then rebuilds the gold days they touch.")
 def landing_sensor(context: dg.SensorEvaluationContext, footfall: FootfallResource) -> dg.SensorResult:
-    storage = footfall.storage()
+    settings = footfall.settings()
+    storage = Storage(settings.lake.root)
     now = datetime.now(UTC)
     today = now.date()
     cursor = json.loads(context.cursor) if context.cursor else {}
@@ -44,24 +51,33 @@ def landing_sensor(context: dg.SensorEvaluationContext, footfall: FootfallResour
     newest = max((e.ingested_at.isoformat() for e in entries if e.ingested_at), default="")
     run_requests: list[dg.RunRequest] = []
 
-    pending = pending_objects(storage, ALL_SOURCES, seen)
-    if pending and not _ingest_running(context.instance):
+    listed = cursor.get("listed")  # epoch seconds of the last full listing
+    full = listed is None or now.timestamp() - listed >= 60 * settings.dagster.full_listing_minutes
+    since = None if full else now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=RECENT_HOURS)
+    pending = pending_objects(storage, ALL_SOURCES, seen, since)
+    requested = bool(pending) and not _ingest_running(context.instance)
+    if requested:
         fingerprint = hashlib.sha1("\n".join(
             f"{o.key}:{o.size}:{o.mtime_ns}" for _, o in sorted(pending, key=lambda p: p[1].key)
         ).encode()).hexdigest()[:16]
         days = clamp({landing_hour(o).date() for _, o in pending}, today) or [today]
+        tags = {"footfall/landing_objects": str(len(pending))}
+        if since:
+            tags[LANDING_SINCE_TAG] = since.isoformat()
         run_requests.append(dg.RunRequest(run_key=f"ingest-{fingerprint}", job_name=ingest_job.name,
-                                          partition_key=days[-1].isoformat(),
-                                          tags={"footfall/landing_objects": str(len(pending))}))
+                                          partition_key=days[-1].isoformat(), tags=tags))
+    if full and (requested or not pending):  # else the next tick lists all of landing again
+        listed = now.timestamp()
 
     if "ledger" not in cursor:
         # First tick: start watching from now; what was ingested before is already built.
-        return dg.SensorResult(run_requests=run_requests, cursor=json.dumps({"ledger": newest}))
+        return dg.SensorResult(run_requests=run_requests,
+                               cursor=json.dumps({"ledger": newest, "listed": listed}))
     fresh = [e for e in entries if e.ingested_at and e.ingested_at.isoformat() > cursor["ledger"]]
     changed = {date.fromisoformat(h[:10]) for e in fresh for h in e.hours}
     # A day that ended more than late.lookback_hours ago keeps the gold it has: a stray old
     # object must not rebuild a month of marts on its own. Its rows are in silver already.
-    horizon = (now - timedelta(hours=footfall.settings().late.lookback_hours)).date()
+    horizon = (now - timedelta(hours=settings.late.lookback_hours)).date()
     too_late = sorted(d for d in changed if d < horizon)
     if too_late:
         context.log.info(
@@ -74,4 +90,4 @@ def landing_sensor(context: dg.SensorEvaluationContext, footfall: FootfallResour
             job_name=gold_job.name, asset_selection=[gold_key(m) for m in marts],
             tags=range_tags(start, end)))
     return dg.SensorResult(run_requests=run_requests,
-                           cursor=json.dumps({"ledger": max(newest, cursor["ledger"])}))
+                           cursor=json.dumps({"ledger": max(newest, cursor["ledger"]), "listed": listed}))
