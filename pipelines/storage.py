@@ -102,9 +102,10 @@ class Storage:
         out = []
         for obj in found:
             name = obj.key.rsplit("/", 1)[-1]
-            if name.startswith(".") or name.endswith(".tmp") or obj.key <= after:
+            if name.startswith(".") or name.endswith(".tmp"):
                 continue  # our own in-flight temporaries
-            out.append(obj)
+            if obj.key > after:
+                out.append(obj)
         return sorted(out, key=lambda o: o.key)
 
     def _s3_list_after(self, prefix: str, after: str) -> list[ObjectInfo]:
@@ -114,7 +115,8 @@ class Storage:
             Bucket=bucket, Prefix=lead + prefix, StartAfter=lead + after)
         return [ObjectInfo(o["Key"][len(lead):], o["Size"],
                            (o["LastModified"] - _EPOCH) // timedelta(microseconds=1) * 1000)
-                for page in pages for o in page.get("Contents", ())]
+                for page in pages for o in page.get("Contents", ())
+                if not o["Key"].endswith("/")]  # a console "folder": Arrow's listing skips them too
 
     def root_exists(self) -> bool:
         """Whether the lake's directory, or on S3 its bucket, exists (a prefix inside a

@@ -318,6 +318,7 @@ def test_a_listing_from_a_recent_hour_costs_one_list_request_not_one_per_thousan
         s3.create_bucket(Bucket="week")
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda k: s3.put_object(Bucket="week", Key=f"lake/{k}", Body=k.encode()), keys))
+        s3.put_object(Bucket="week", Key="lake/landing/rtl/2026/11/07/22/", Body=b"")  # a console "folder"
         storage = Storage("s3://week/lake")
 
         def list_requests() -> int:
