@@ -140,10 +140,11 @@ class Athena:
 class Dagster:
     partitions_start: str = "2025-01-01"  # first daily partition (UTC) shown and backfillable
     sensor_interval_seconds: int = 30  # how often the landing sensor looks for new objects
-    # How often the sensor lists all of landing; in between it lists the Firehose sources
-    # (rtl, beacon) from two hours back only: on S3, a LIST request or two a tick instead of
-    # one per 1,000 objects kept. Objects copied into older hours are found at the next
-    # full listing. 0: every tick lists all of landing.
+    # How often the sensor lists all of landing; in between it lists each source from two
+    # hours back only (Firehose objects by arrival hour, standard logs per distribution by
+    # request hour): on S3, a LIST request or two a tick per source or distribution instead
+    # of one per 1,000 objects kept. Objects delivered into older hours, and a new
+    # distribution's, are found at the next full listing. 0: every tick lists all of landing.
     full_listing_minutes: int = 60
 
 

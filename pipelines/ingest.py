@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
     Executor,
@@ -633,9 +633,10 @@ def plan_tasks(todo: list[tuple[str, ObjectInfo]], settings: Settings, staging: 
     return sorted(tasks, key=lambda t: -sum(o.size for _, o in t.objects))
 
 
-def landing_objects(storage: Storage, sources: tuple[str, ...],
-                    since: datetime | None = None) -> list[tuple[str, ObjectInfo]]:
-    return [(s, o) for s in sources for o in discover(storage, s, since)]
+def landing_objects(storage: Storage, sources: tuple[str, ...], since: datetime | None = None,
+                    known: Iterable[str] = ()) -> list[tuple[str, ObjectInfo]]:
+    known = list(known)
+    return [(s, o) for s in sources for o in discover(storage, s, since, known)]
 
 
 def new_or_changed(landed: list[tuple[str, ObjectInfo]],
@@ -647,9 +648,9 @@ def pending_objects(storage: Storage, sources: tuple[str, ...],
                     seen: dict[str, ledger.Entry] | None = None,
                     since: datetime | None = None) -> list[tuple[str, ObjectInfo]]:
     """Landing objects ingest would take now (`seen`: the ledger, if already loaded; `since`:
-    of Firehose sources, only those delivered in that hour or later)."""
-    return new_or_changed(landing_objects(storage, sources, since),
-                          ledger.load(storage) if seen is None else seen)
+    only those of that hour on, see `discover`)."""
+    seen = ledger.load(storage) if seen is None else seen
+    return new_or_changed(landing_objects(storage, sources, since, seen), seen)
 
 
 def plan_waves(todo: list[tuple[str, ObjectInfo]], wave_bytes: int) -> list[int]:
@@ -678,7 +679,7 @@ def ingest(
     since: datetime | None = None,
 ) -> IngestSummary:
     """Ingest every new or changed landing object of `sources` into silver (with `since`,
-    of Firehose sources only those delivered in that hour or later: see `discover`).
+    only those of that hour on: see `discover`).
 
     A long backlog (a first run on a bucket with months of logs) goes in waves of
     `ingest.wave_bytes` landing bytes: each wave parses, merges its hours and records its
@@ -710,7 +711,7 @@ def _ingest_held(settings: Settings, key: bytes, storage: Storage, lock: WriterL
         lock.check()
         apply_rebuild(storage, entries, plan, run_id)
         summary.rebuilt.append(plan)
-    landed = landing_objects(storage, sources, since)
+    landed = landing_objects(storage, sources, since, entries)
     summary.landed = len(landed)
     if since is None:  # all of landing listed: what is not in it has left it
         in_landing = {o.key for _, o in landed}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -41,19 +41,64 @@ def landing_prefix(source: str) -> str:
     return f"landing/{source}/"
 
 
-# Sources Firehose delivers, under the hour it received the records (YYYY/MM/DD/HH/): a new
-# object's key sorts after every key of the hours before.
+# Sources Firehose delivers, under the hour it received the records (YYYY/MM/DD/HH/ below
+# the source's prefix): a new object's key sorts after every key of the hours before.
 ARRIVAL_KEYED = ("rtl", "beacon")
+LIST_PAGE = 1000  # keys an S3 LIST request returns at most
+# A stem that holds a date itself (a layout like {yyyy}/{MM}/{dd}/{DistributionId}.…) is new
+# every day: listing from known stems would miss a new day's objects, so such a source is
+# listed in full.
+_DATED_STEM = re.compile(r"\d{4}[/-]\d{2}|year=")
 
 
-def discover(storage: Storage, source: str, since: datetime | None = None) -> list[ObjectInfo]:
-    """The landing objects of `source`. With `since`, a Firehose source's objects of that
-    hour on only, listed from there (the listing of a week of one-a-minute objects
-    otherwise costs 11 S3 LIST requests each time); other sources' all."""
+def hour_stem(key: str) -> tuple[str, str] | None:
+    """The part of `key` before the hour it names and the strftime format of that hour, or
+    None: keys that share a stem sort by that hour (Firehose YYYY/MM/DD/HH/, standard
+    logs' <distribution>.YYYY-MM-DD-HH., v2's year=/month=/day=/hour=)."""
+    found = [m for m in (_KEY_HOUR.search(key), _STD_HOUR.search(key)) if m]
+    if not found:
+        return None
+    m = min(found, key=lambda m: m.start())
+    if m.re is _STD_HOUR:
+        return key[:m.start() + 1], "%Y-%m-%d-%H"
+    if m.group(0).startswith("year="):
+        return key[:m.start()], "year=%Y/month=%m/day=%d/hour=%H"
+    return key[:m.start()], "%Y/%m/%d/%H"
+
+
+def windows(source: str, since: datetime, known: Iterable[str]) -> list[tuple[str, str]] | None:
+    """Where `source`'s objects of hour `since` on start: (stem, the key they sort after)
+    for every stem of the `known` keys of the source (a Firehose source's prefix even with
+    none known); None when they cannot be told by key alone (no stems, or a stem holding a
+    date)."""
     prefix = landing_prefix(source)
-    if since is None or source not in ARRIVAL_KEYED:
+    stems = {s for k in known if (s := hour_stem(k))}
+    if source in ARRIVAL_KEYED:
+        stems.add((prefix, "%Y/%m/%d/%H"))
+    if not stems or any(_DATED_STEM.search(stem[len(prefix):]) for stem, _ in stems):
+        return None
+    return sorted((stem, stem + since.strftime(fmt)) for stem, fmt in stems)
+
+
+def discover(storage: Storage, source: str, since: datetime | None = None,
+             known: Iterable[str] = ()) -> list[ObjectInfo]:
+    """The landing objects of `source`; with `since`, only those of that hour on in each
+    stem of the `known` keys (see `windows`): a new stem (a new distribution, say) and an
+    object delivered into an older hour wait for a listing without `since`.
+
+    On S3 each stem is listed from that hour on (`StartAfter`), unless listing the whole
+    source costs fewer requests: a week of one-a-minute Firehose objects otherwise costs 11
+    LIST requests on every sensor tick, one for the recent hours."""
+    prefix = landing_prefix(source)
+    known = [k for k in known if k.startswith(prefix)]
+    starts = windows(source, since, known) if since is not None else None
+    if starts is None:
         return storage.list(prefix)
-    return storage.list(prefix, after=f"{prefix}{since:%Y/%m/%d/%H}")
+    if storage.is_s3 and len(starts) <= max(1, -(-len(known) // LIST_PAGE)):
+        found = {o.key: o for stem, after in starts for o in storage.list(stem, after)}
+        return [found[k] for k in sorted(found)]
+    return [o for o in storage.list(prefix)
+            if any(o.key.startswith(stem) and o.key > after for stem, after in starts)]
 
 
 def landing_hour(obj: ObjectInfo) -> datetime:

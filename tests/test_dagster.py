@@ -250,6 +250,19 @@ def _write_rtl(root: Path, when: datetime, request_id: str, arrived: datetime) -
     key.write_bytes(gzip.compress(b"\t".join(fields) + b"\n"))
 
 
+def _write_standard(root: Path, when: datetime, request_id: str) -> None:
+    """One standard log record (the generator's first, retimed) in a file of its hour."""
+    src = next((root / "landing/standard").rglob("*.gz"))
+    version, names, line = gzip.decompress(src.read_bytes()).split(b"\n")[:3]
+    fields = line.split(b"\t")
+    position = names.split()[1:].index(b"x-edge-request-id")
+    fields[:2] = f"{when:%Y-%m-%d}".encode(), f"{when:%H:%M:%S}".encode()
+    fields[position] = request_id.encode()
+    dist = src.name.split(".")[0]
+    key = root / f"landing/standard/{dist}.{when:%Y-%m-%d-%H}.{request_id}.gz"
+    key.write_bytes(gzip.compress(b"\n".join([version, names, b"\t".join(fields)]) + b"\n"))
+
+
 def _tick(root: Path, instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources(root))
     return landing_sensor(context)
@@ -343,15 +356,20 @@ def test_between_full_listings_the_sensor_and_its_run_list_only_the_recent_fireh
     _write_rtl(root, datetime(2026, 11, 5, 11, 58, tzinfo=UTC), "NEW-1", datetime(2026, 11, 5, 12, tzinfo=UTC))
     _write_rtl(root, datetime(2026, 11, 5, 10, 30, tzinfo=UTC), "EDGE-1", datetime(2026, 11, 5, 10, 59, tzinfo=UTC))
     _write_rtl(root, datetime(2026, 11, 3, 9, 30, tzinfo=UTC), "OLD-1", datetime(2026, 11, 3, 9, 45, tzinfo=UTC))
+    _write_standard(root, datetime(2026, 11, 5, 11, 20, tzinfo=UTC), "STD-NEW")
+    _write_standard(root, datetime(2026, 11, 3, 8, 5, tzinfo=UTC), "STD-OLD")  # delivered late
     second = _tick(root, instance, first.cursor)
     [req] = second.run_requests
-    assert req.tags["footfall/landing_objects"] == "2"  # the 12:00 and 10:00 hours, not the 3rd's
+    assert req.tags["footfall/landing_objects"] == "3"  # the 12:00, 11:00 and 10:00 hours, not the 3rd's
     assert req.tags["footfall/landing_since"] == "2026-11-05T10:00:00+00:00"
     run = build_defs(resources(root)).resolve_job_def("ingest_landing").execute_in_process(
         instance=instance, partition_key=req.partition_key, tags=req.tags)
     assert run.success
     assert silver_count(root, "request_id in ('NEW-1', 'EDGE-1')") == 2
-    assert silver_count(root, "request_id = 'OLD-1'") == 0  # the run listed from 10:00 too
+    assert silver_count(root, "request_id = 'STD-NEW'") == 1
+    # The run listed from 10:00 too.
+    assert silver_count(root, "request_id = 'OLD-1'") == 0
+    assert silver_count(root, "request_id = 'STD-OLD'") == 0
 
     def ingest_requests(at: datetime, cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
         _sensor_at(monkeypatch, at)
@@ -365,8 +383,8 @@ def test_between_full_listings_the_sensor_and_its_run_list_only_the_recent_fireh
     monkeypatch.delenv("FOOTFALL_DAGSTER_FULL_LISTING_MINUTES")
     [hourly], _ = ingest_requests(noon + timedelta(minutes=60), cursor)
     for r in (now_full, hourly):
-        assert r.tags["footfall/landing_objects"] == "1" and "footfall/landing_since" not in r.tags
-    assert ingest(ingest_settings(root), KEY, sources=ALL_SOURCES).rows == 1  # OLD-1
+        assert r.tags["footfall/landing_objects"] == "2" and "footfall/landing_since" not in r.tags
+    assert ingest(ingest_settings(root), KEY, sources=ALL_SOURCES).rows == 2  # OLD-1, STD-OLD
 
 
 def _days(start: date, end: date) -> list[date]:

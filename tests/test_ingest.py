@@ -883,3 +883,36 @@ def test_entries_of_objects_gone_from_landing_move_to_the_archive_and_still_coun
     with pytest.raises(DamagedPartition) as caught:
         ingest(settings, KEY)
     assert caught.value.lost == sorted(wrote & set(gone) - {back}) != []
+
+
+def test_a_recent_listing_takes_each_known_stem_from_its_hour_in_every_key_layout(tmp_path):
+    """`discover` with `since` keeps, in every key layout CloudFront and Firehose write, the
+    objects of that hour on whose key starts like a key already ingested; a new
+    distribution and keys naming no hour wait for a full listing. A layout with the date
+    before the distribution (a new key start every day) is listed in full."""
+    from pipelines.landing import discover
+
+    since = datetime(2026, 11, 7, 21, tzinfo=UTC)
+    known = ["landing/standard/logs/EA.2026-11-01-00.k.gz",
+             "landing/standard/EB/year=2026/month=11/day=01/hour=00/EB.2026-11-01-00.k.parquet",
+             "landing/standard/EC/2026/11/01/00/EC.2026-11-01-00.k.gz",
+             "landing/standard/misc/notime.gz"]
+    taken = ["landing/standard/logs/EA.2026-11-07-21.b.gz",
+             "landing/standard/EB/year=2026/month=11/day=07/hour=22/EB.2026-11-07-22.c.parquet",
+             "landing/standard/EC/2026/11/08/00/EC.2026-11-08-00.d.gz"]
+    waiting = ["landing/standard/logs/EA.2026-11-07-20.a.gz",  # an hour before
+               "landing/standard/EB/year=2026/month=11/day=06/hour=23/EB.2026-11-06-23.late.parquet",
+               "landing/standard/EC/2026/11/07/20/EC.2026-11-07-20.e.gz",
+               "landing/standard/logs/ENEW.2026-11-07-22.f.gz",  # a new distribution
+               "landing/standard/misc/other.gz"]
+    for key in [*known, *taken, *waiting]:
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_bytes(b"x")
+    storage = Storage(str(tmp_path))
+    assert [o.key for o in discover(storage, "standard", since, known)] == sorted(taken)
+    everything = sorted([*known, *taken, *waiting])
+    assert [o.key for o in discover(storage, "standard")] == everything
+    dated = "landing/standard/2026/11/07/ED.2026-11-07-01.g.gz"
+    (tmp_path / dated).parent.mkdir(parents=True)
+    (tmp_path / dated).write_bytes(b"x")
+    assert [o.key for o in discover(storage, "standard", since, [*known, dated])] == sorted([*everything, dated])

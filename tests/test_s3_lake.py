@@ -333,3 +333,51 @@ def test_a_listing_from_a_recent_hour_costs_one_list_request_not_one_per_thousan
     expected = sorted(k for k, h in keys.items() if h >= since)
     assert len(expected) == 36 and recent == [o for o in everything if o.key in set(expected)]
     assert (full, windowed) == (3, 1)
+
+
+def test_standard_logs_are_listed_from_a_recent_hour_per_distribution(monkeypatch, tmp_path):
+    """Standard log keys sort by distribution, then by the hour of their requests: between
+    full listings each known distribution is listed from a recent hour on, one LIST request
+    each instead of one per thousand keys, and finds what the full listing has of those
+    hours. A new distribution and a file delivered late into an older hour are left for the
+    next full listing."""
+    log = tmp_path / "moto.log"
+    first = datetime(2026, 11, 1, tzinfo=UTC)
+    hours = [first + timedelta(hours=n) for n in range(7 * 24)]
+    # Legacy layout below a prefix, and v2 with Hive-style partitions, six files an hour.
+    layouts = {"E1LEGACYEXAMPLE": lambda h: f"logs/E1LEGACYEXAMPLE.{h:%Y-%m-%d-%H}",
+               "E2HIVEEXAMPLE": lambda h: f"E2HIVEEXAMPLE/year={h:%Y}/month={h:%m}/day={h:%d}/"
+                                          f"hour={h:%H}/E2HIVEEXAMPLE.{h:%Y-%m-%d-%H}"}
+    keys = {f"landing/standard/{name(h)}.{i:08x}.gz": (dist, h)
+            for dist, name in layouts.items() for h in hours for i in range(6)}
+    since = datetime(2026, 11, 7, 21, tzinfo=UTC)  # the week's last three hours
+    known = list(keys)  # the ledger, after an ingest of the week
+    late = f"landing/standard/logs/E1LEGACYEXAMPLE.{since - timedelta(hours=30):%Y-%m-%d-%H}.late.gz"
+    new_dist = f"landing/standard/logs/E3NEWEXAMPLE.{since:%Y-%m-%d-%H}.00000000.gz"
+    with moto_server(log) as url:
+        apply_env(monkeypatch, url)
+        s3 = boto3.client("s3", endpoint_url=url)
+        s3.create_bucket(Bucket="std")
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda k: s3.put_object(Bucket="std", Key=f"lake/{k}", Body=k.encode()),
+                          [*keys, late, new_dist]))
+        storage = Storage("s3://std/lake")
+
+        def list_requests() -> int:
+            return log.read_text().count("list-type=2")
+
+        before = list_requests()
+        everything = discover(storage, "standard")
+        full = list_requests() - before
+        recent = discover(storage, "standard", since, known)
+        windowed = list_requests() - before - full
+        # A ledger of 100 keys in two distributions: one full listing (3 requests here)
+        # is expected to cost less than one request a distribution; the same objects.
+        few_known = discover(storage, "standard", since, known[:50] + known[-50:])
+        in_full = list_requests() - before - full - windowed
+    assert [o.key for o in everything] == sorted([*keys, late, new_dist])
+    expected = sorted(k for k, (_, h) in keys.items() if h >= since)
+    assert len(expected) == 2 * 3 * 6
+    assert recent == [o for o in everything if o.key in set(expected)]
+    assert (full, windowed) == (3, 2)
+    assert few_known == recent and in_full == 3

@@ -23,8 +23,8 @@ from pipelines.writer_lock import LakeBusy, LeaseLost
 REQUESTS = dg.AssetKey(["silver", "requests"])
 EVENTS = dg.AssetKey(["silver", "events"])
 SOURCES = {REQUESTS: REQUEST_SOURCES, EVENTS: EVENT_SOURCES}
-# Set by the landing sensor between its full listings: the run takes the Firehose objects
-# delivered from that hour on (the ones the tick found), listing landing from there only.
+# Set by the landing sensor between its full listings: the run takes the landing objects of
+# that hour on (the ones the tick found, see `discover`), listing landing from there only.
 LANDING_SINCE_TAG = "footfall/landing_since"
 
 PREVIEW_COLUMNS = {

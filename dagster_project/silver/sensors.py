@@ -5,7 +5,7 @@ gold runs for exactly the partitions they make stale (days that ended within
 The cursor is the ledger time of the newest ingest already turned into gold runs, so each
 ingest (whether the sensor, the UI or the CLI started it) is followed by gold once, and the
 time of the last full listing of landing: between full listings (`dagster.full_listing_minutes`)
-a tick lists the Firehose sources from RECENT_HOURS back only, and so does the ingest run it
+a tick lists landing from RECENT_HOURS back only (see `discover`), and so does the ingest run it
 starts, so that a tick's S3 LIST requests do not grow with the landing retention.
 """
 
@@ -27,7 +27,9 @@ from pipelines.ingest import ALL_SOURCES, pending_objects
 from pipelines.landing import landing_hour
 from pipelines.storage import Storage
 
-RECENT_HOURS = 2  # Firehose delivers within its 15-minute buffer at most, retries aside
+# Firehose delivers within its 15-minute buffer, retries aside; CloudFront delivers most of
+# an hour's standard logs within the hour after it.
+RECENT_HOURS = 2
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
              dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
