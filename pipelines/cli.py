@@ -100,6 +100,12 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-21") from None
 
 
+def _hours(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of hours like 2")
+    return int(text)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from pipelines.generate import GenerateOptions, default_start, generate
     from pipelines.storage import Storage
@@ -146,19 +152,27 @@ def _print_rebuilds(summary) -> None:
                       f"{len(r.taken_again):,} landing object(s){escape(kept)}{escape(lost)}")
 
 
-def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...], rebuild: tuple[str, ...] = ()) -> int:
+def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...], rebuild: tuple[str, ...] = (),
+               recent: int | None = None) -> int:
     from pipelines.ingest import ingest
+    from pipelines.landing import hours_back
     from pipelines.storage import Storage
 
+    since = None if recent is None else hours_back(datetime.now(UTC), recent)
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     # Not on a pipe or in CI logs, where a transient bar would leave a blank line behind.
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         summary = ingest(settings, key, sources=sources, on_progress=_progress_callback(progress),
-                         rebuild=rebuild)
+                         rebuild=rebuild, since=since)
     _print_rebuilds(summary)
+    if since is not None:
+        out.print(f"listed landing from {since:%Y-%m-%d %H}:00 UTC on (--recent {recent}); an ingest "
+                  "without --recent also takes objects delivered into older hours and new distributions")
     if not summary.objects:
         if summary.landed:
             out.print(f"nothing new in landing: all {summary.landed:,} objects are already in the ledger")
+        elif since is not None:
+            out.print("nothing in landing from those hours")
         else:
             kinds = ", ".join(sources[:-1]) + " or " * (len(sources) > 1) + sources[-1]
             out.print(f"landing is empty: no {kinds} objects under "
@@ -202,7 +216,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 named_partition(text, {TABLE_OF[s] for s in args.sources})
             except ValueError as err:
                 raise UserError(f"--rebuild {err}") from None
-    return run_ingest(settings, key, tuple(args.sources), tuple(args.rebuild))
+    return run_ingest(settings, key, tuple(args.sources), tuple(args.rebuild), args.recent)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -551,6 +565,10 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--rebuild", action="append", default=[], metavar="PARTITION",
                    help="rebuild this silver hour partition (silver/<table>/dt=YYYY-MM-DD/hour=HH) "
                         "from the landing objects still there, even if some are gone; repeatable")
+    i.add_argument("--recent", type=_hours, metavar="HOURS",
+                   help="list landing only from HOURS hours before the current one, in the key "
+                        "prefixes (Firehose hours, distributions) already ingested: a run every few "
+                        "minutes costs an S3 LIST request or two a prefix; run without it hourly")
     i.set_defaults(func=cmd_ingest)
 
     b = sub.add_parser("build", parents=[common], help="build gold models for a day or range of days")

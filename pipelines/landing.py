@@ -13,7 +13,7 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import pyarrow as pa
@@ -49,6 +49,11 @@ LIST_PAGE = 1000  # keys an S3 LIST request returns at most
 # every day: listing from known stems would miss a new day's objects, so such a source is
 # listed in full.
 _DATED_STEM = re.compile(r"\d{4}[/-]\d{2}|year=")
+
+
+def hours_back(now: datetime, hours: int) -> datetime:
+    """The start of the hour `hours` before the one `now` is in: a listing from there."""
+    return now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
 
 
 def hour_stem(key: str) -> tuple[str, str] | None:

@@ -210,3 +210,39 @@ def test_snapshot_ages_read_as_people_say_them():
     assert age(timedelta(minutes=7, seconds=59)) == "7 min ago"
     assert age(timedelta(hours=5, minutes=3)) == "5 h 3 min ago"
     assert age(timedelta(days=3, hours=1)) == "3 days ago"
+
+
+def test_ingest_recent_takes_the_recent_hours_and_leaves_older_ones_for_a_full_run(tmp_path):
+    """`ingest --recent 2` (a cheap run for cron every few minutes) takes an object
+    Firehose delivered this hour and leaves one delivered into a day-old hour, which the
+    next plain ingest takes."""
+    import shutil
+    from datetime import UTC, datetime, timedelta
+
+    lake = tmp_path / "lake"
+    assert run("generate", "--lake", str(lake), "--days", "1", "--visitors", "100",
+               "--start", "2026-11-01", "--sources", "rtl").returncode == 0
+    key = {"FOOTFALL_HASH_KEY": "k" * 32, "COLUMNS": "1000"}
+    assert run("ingest", "--lake", str(lake), env=key).returncode == 0
+    src = sorted((lake / "landing/rtl").rglob("*.gz"))[0]
+    now = datetime.now(UTC)
+    copies = {}
+    for name, arrived in (("recent", now), ("day-old", now - timedelta(hours=26))):
+        copies[name] = lake / f"landing/rtl/{arrived:%Y/%m/%d/%H}/footfall-rtl-1-{arrived:%Y-%m-%d-%H}-{name}.gz"
+        copies[name].parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, copies[name])  # the same records again: duplicates, one object each
+
+    def taken() -> set[str]:
+        return {k.rsplit("-", 1)[-1] for k in ledger.load(Storage(str(lake))) if k.endswith(("recent.gz", "old.gz"))}
+
+    recent = run("ingest", "--lake", str(lake), "--recent", "2", env=key)
+    assert recent.returncode == 0, recent.stderr
+    assert any(f"listed landing from {now - timedelta(hours=h):%Y-%m-%d %H}:00 UTC on (--recent 2)"
+               in recent.stdout for h in (2, 1))  # 1: the hour turned meanwhile
+    assert taken() == {"recent.gz"}
+    again = run("ingest", "--lake", str(lake), "--recent", "2", env=key)
+    assert "nothing new in landing: all 1 objects are already in the ledger" in again.stdout
+    full = run("ingest", "--lake", str(lake), env=key)
+    assert full.returncode == 0 and taken() == {"recent.gz", "old.gz"}
+    bad = run("ingest", "--lake", str(lake), "--recent", "two", env=key)
+    assert bad.returncode == 2 and "'two' is not a whole number of hours" in bad.stderr

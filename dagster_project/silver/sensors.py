@@ -24,7 +24,7 @@ from dagster_project.silver.assets import LANDING_SINCE_TAG
 from pipelines import ledger
 from pipelines.config import load_settings
 from pipelines.ingest import ALL_SOURCES, pending_objects
-from pipelines.landing import landing_hour
+from pipelines.landing import hours_back, landing_hour
 from pipelines.storage import Storage
 
 # Firehose delivers within its 15-minute buffer, retries aside; CloudFront delivers most of
@@ -55,7 +55,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, footfall: FootfallResour
 
     listed = cursor.get("listed")  # epoch seconds of the last full listing
     full = listed is None or now.timestamp() - listed >= 60 * settings.dagster.full_listing_minutes
-    since = None if full else now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=RECENT_HOURS)
+    since = None if full else hours_back(now, RECENT_HOURS)
     pending = pending_objects(storage, ALL_SOURCES, seen, since)
     requested = bool(pending) and not _ingest_running(context.instance)
     if requested:
