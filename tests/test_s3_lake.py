@@ -302,6 +302,22 @@ def test_a_lake_footfall_writes_on_s3_reads_back_and_erases_a_visitor(s3_url, mo
     assert capsys.readouterr().out.splitlines() == ["n,erased", f"{left},0"]
 
 
+def _bucket_holding(url: str, bucket: str, keys: list[str]) -> Storage:
+    """A new bucket with an object at lake/<key> for each of `keys`: its key as content, or
+    nothing for a key ending in "/" (a "folder" as the S3 console creates them)."""
+    s3 = boto3.client("s3", endpoint_url=url)
+    s3.create_bucket(Bucket=bucket)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=f"lake/{k}",
+                                              Body=b"" if k.endswith("/") else k.encode()), keys))
+    return Storage(f"s3://{bucket}/lake")
+
+
+def _list_requests(log: Path) -> int:
+    """S3 LIST requests so far, in the server's access log."""
+    return log.read_text().count("list-type=2")
+
+
 def test_a_listing_from_a_recent_hour_costs_one_list_request_not_one_per_thousand_keys(monkeypatch, tmp_path):
     """A week of Firehose objects, twelve an hour (2,016 keys): listing them all takes three
     S3 LIST requests, as on every sensor tick before; listing from a recent hour on takes
@@ -314,21 +330,13 @@ def test_a_listing_from_a_recent_hour_costs_one_list_request_not_one_per_thousan
     since = datetime(2026, 11, 7, 21, tzinfo=UTC)  # the week's last three hours
     with moto_server(log) as url:
         apply_env(monkeypatch, url)
-        s3 = boto3.client("s3", endpoint_url=url)
-        s3.create_bucket(Bucket="week")
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda k: s3.put_object(Bucket="week", Key=f"lake/{k}", Body=k.encode()), keys))
-        s3.put_object(Bucket="week", Key="lake/landing/rtl/2026/11/07/22/", Body=b"")  # a console "folder"
-        storage = Storage("s3://week/lake")
-
-        def list_requests() -> int:
-            return log.read_text().count("list-type=2")
-
-        before = list_requests()
+        folder = "landing/rtl/2026/11/07/22/"  # a console "folder"
+        storage = _bucket_holding(url, "week", [*keys, folder])
+        before = _list_requests(log)
         everything = discover(storage, "rtl")
-        full = list_requests() - before
+        full = _list_requests(log) - before
         recent = discover(storage, "rtl", since)
-        windowed = list_requests() - before - full
+        windowed = _list_requests(log) - before - full
     assert [o.key for o in everything] == sorted(keys)
     expected = sorted(k for k, h in keys.items() if h >= since)
     assert len(expected) == 36 and recent == [o for o in everything if o.key in set(expected)]
@@ -356,25 +364,16 @@ def test_standard_logs_are_listed_from_a_recent_hour_per_distribution(monkeypatc
     new_dist = f"landing/standard/logs/E3NEWEXAMPLE.{since:%Y-%m-%d-%H}.00000000.gz"
     with moto_server(log) as url:
         apply_env(monkeypatch, url)
-        s3 = boto3.client("s3", endpoint_url=url)
-        s3.create_bucket(Bucket="std")
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda k: s3.put_object(Bucket="std", Key=f"lake/{k}", Body=k.encode()),
-                          [*keys, late, new_dist]))
-        storage = Storage("s3://std/lake")
-
-        def list_requests() -> int:
-            return log.read_text().count("list-type=2")
-
-        before = list_requests()
+        storage = _bucket_holding(url, "std", [*keys, late, new_dist])
+        before = _list_requests(log)
         everything = discover(storage, "standard")
-        full = list_requests() - before
+        full = _list_requests(log) - before
         recent = discover(storage, "standard", since, known)
-        windowed = list_requests() - before - full
+        windowed = _list_requests(log) - before - full
         # A ledger of 100 keys in two distributions: one full listing (3 requests here)
         # is expected to cost less than one request a distribution; the same objects.
         few_known = discover(storage, "standard", since, known[:50] + known[-50:])
-        in_full = list_requests() - before - full - windowed
+        in_full = _list_requests(log) - before - full - windowed
     assert [o.key for o in everything] == sorted([*keys, late, new_dist])
     expected = sorted(k for k, (_, h) in keys.items() if h >= since)
     assert len(expected) == 2 * 3 * 6
