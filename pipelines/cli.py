@@ -170,7 +170,8 @@ def run_ingest(settings: Settings, key: bytes, sources: tuple[str, ...], rebuild
                   "without --recent also takes objects delivered into older hours and new distributions")
     if not summary.objects:
         if summary.landed:
-            out.print(f"nothing new in landing: all {summary.landed:,} objects are already in the ledger")
+            listed = "the 1 object is" if summary.landed == 1 else f"all {summary.landed:,} objects are"
+            out.print(f"nothing new in landing: {listed} already in the ledger")
         elif since is not None:
             out.print("nothing in landing from those hours")
         else:

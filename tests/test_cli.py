@@ -241,7 +241,7 @@ def test_ingest_recent_takes_the_recent_hours_and_leaves_older_ones_for_a_full_r
                in recent.stdout for h in (2, 1))  # 1: the hour turned meanwhile
     assert taken() == {"recent.gz"}
     again = run("ingest", "--lake", str(lake), "--recent", "2", env=key)
-    assert "nothing new in landing: all 1 objects are already in the ledger" in again.stdout
+    assert "nothing new in landing: the 1 object is already in the ledger" in again.stdout
     full = run("ingest", "--lake", str(lake), env=key)
     assert full.returncode == 0 and taken() == {"recent.gz", "old.gz"}
     bad = run("ingest", "--lake", str(lake), "--recent", "two", env=key)
