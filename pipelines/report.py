@@ -16,7 +16,7 @@ import jinja2
 import polars as pl
 
 from pipelines import ledger
-from pipelines.charts import bars, polyline
+from pipelines.charts import PLOT_LEFT, bars, hour_x, polyline, ticks
 from pipelines.config import Settings
 from pipelines.export import safe_csv
 from pipelines.landing import landing_hour
@@ -51,6 +51,9 @@ TOP_DIMENSIONS = [  # (dimension of daily_dimension_stats, title, measure)
     ("device_type", "Devices", "visitors"),
     ("browser", "Browsers", "visitors"),
 ]
+# Why a dimension has no value but "(none)", said under its table.
+WHY_NONE = {"country": "The logs carry no country: legacy standard logs have none "
+                       "(real-time logs and standard logging v2 do)."}
 LATE_AFTER = timedelta(hours=1)  # an object landing over an hour after its records' day ended
 
 
@@ -60,7 +63,7 @@ class SiteReport:
     headline: list[dict]  # label, value, kind, previous day, same weekday a week earlier
     metrics: dict  # the day's daily_site_metrics row
     hourly: list[dict]  # hour, page views, requests, peak online, 5xx, p95
-    tops: list[dict]  # title, measure, rows
+    tops: list[dict]  # key, title, measure, rows, note (why a dimension has no values)
     slow_paths: list[dict]
     web_vitals: list[dict] = field(default_factory=list)  # metric, samples, p75 (whole site)
 
@@ -136,10 +139,11 @@ def _site(gold: Gold, settings: Settings, day: date, site: str, metrics: pl.Data
     tops = []
     for dimension, title, measure in TOP_DIMENSIONS:
         part = dims.filter(pl.col("dimension") == dimension) if dims.height else dims
-        tops.append({"key": dimension, "title": title, "measure": measure,
-                     "rows": [{"value": r["value"], "page_views": int(r["page_views"] or 0),
-                               "visitors": r["visitors"], "sessions": r["sessions"]}
-                              for r in part.iter_rows(named=True)] if part.height else []})
+        rows = [{"value": r["value"], "page_views": int(r["page_views"] or 0),
+                 "visitors": r["visitors"], "sessions": r["sessions"]} for r in part.iter_rows(named=True)]
+        only_none = bool(rows) and all(r["value"] == "(none)" for r in rows)
+        tops.append({"key": dimension, "title": title, "measure": measure, "rows": rows,
+                     "note": WHY_NONE.get(dimension) if only_none else None})
     slow = gold.frame("path_latency_daily", [day], "site = $p0 and slowness_rank <= $p1",
                       [site, settings.report.top_n], order="slowness_rank")
     vitals = gold.frame("web_vitals_daily", [day], "site = $p0 and path = '(all)'", [site], order="metric")
@@ -225,7 +229,8 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(metric=_metric, change=_change_text, share=_share)
-    env.globals.update(bars=bars, polyline=polyline, hour_labels=[f"{h:02d}" for h in range(24)])
+    env.globals.update(bars=bars, polyline=polyline, ticks=ticks, hour_x=hour_x, plot_left=PLOT_LEFT,
+                       hour_labels=[f"{h:02d}" for h in range(24)])
     return env
 
 

@@ -80,6 +80,30 @@ def test_the_report_shows_the_gold_figures(built_lake):
             # Hourly requests sum to the day's requests.
             cells = section.locator('table[data-table="hourly"] tr td:nth-child(2)').all_inner_texts()
             assert sum(int(c.replace(",", "")) for c in cells) == m["requests"]
+            # The hourly chart reads true against its axis: round labels from 0 to at least
+            # the busiest hour, and each bar standing on the 0 line as tall as gold's page
+            # views of its hour on the gridlines' scale.
+            per_hour = dict(duckdb.sql(
+                f"select hour(ts at time zone 'UTC'), count(*) from read_parquet('{root}/gold/page_views/"
+                f"dt={DAY}/data.parquet') where site = '{site}' group by 1").fetchall())
+            chart = section.locator('svg[data-chart="page_views"]')
+            labels = [int(t.replace(",", "")) for t in chart.locator("text.tick").all_text_contents()]
+            grid = chart.locator("line.grid").evaluate_all("els => els.map(e => +e.getAttribute('y1'))")
+            drawn = chart.locator("rect").evaluate_all("els => els.map(e => [+e.getAttribute('y'), +e.getAttribute('height')])")
+            assert labels[0] == 0 and labels == sorted(labels) and labels[-1] >= max(per_hour.values())
+            assert 3 <= len(labels) <= 6 and len(grid) == len(labels)
+            scale = (grid[0] - grid[-1]) / labels[-1]
+            assert len(drawn) == 24
+            for hour, (y, height) in enumerate(drawn):
+                assert height == pytest.approx(per_hour.get(hour, 0) * scale, abs=0.05)
+                assert y + height == pytest.approx(grid[0], abs=0.05)
+            # With one day in the lake there is nothing to compare with: no "– vs …".
+            assert section.locator(".card .change").all_inner_texts() == [""] * 8
+            # A site whose logs carry no country says so under its Countries table.
+            countries = {r["value"] for r in gold_sql(root, "daily_dimension_stats",
+                                                      f"site = '{site}' and dimension = 'country'")}
+            note = section.locator('[data-note="country"]')
+            assert note.count() == (countries == {"(none)"})
         # Core Web Vitals of the beacon site: the p75 of gold web_vitals_daily.
         vitals = {r["metric"]: r for r in gold_sql(root, "web_vitals_daily", "path = '(all)'")}
         assert set(vitals) == {"LCP", "TTFB"}
@@ -135,6 +159,25 @@ def test_hostile_paths_and_referrers_are_text_not_markup(tmp_path):
     assert "'" + FORMULA in values and FORMULA not in values and HOSTILE_PATH in values
     md = (tmp_path / f"reports/dt={DAY}/daily_report.md").read_text()
     assert "<script>" not in md and "&lt;script&gt;" in md
+
+
+def test_the_cards_compare_with_the_day_before_only_where_there_is_one(tmp_path):
+    # Two page views by two visitors on 1 November, three by three on the 2nd: +50% each.
+    before, at = datetime(2026, 11, 1, 9, tzinfo=UTC), datetime(2026, 11, 2, 9, tzinfo=UTC)
+    rows = [pv(f"a{i}", before + timedelta(minutes=i), visitor=f"a{i}") for i in range(2)]
+    rows += [pv(f"b{i}", at + timedelta(minutes=i), visitor=f"b{i}") for i in range(3)]
+    write_silver(tmp_path, rows)
+    settings = Settings(lake=Lake(root=str(tmp_path)))
+    build(settings, Window(DAY - timedelta(days=1), DAY))
+    write_report(settings, DAY)
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto((tmp_path / f"reports/dt={DAY}/daily_report.html").as_uri())
+        card = page.locator('[data-metric="Page views"]')
+        assert card.locator(".v").inner_text() == "3"
+        # No day a week earlier: the week comparison is left out, not shown as a dash.
+        assert card.locator(".change").inner_text() == "+50.0% vs day before"
+        assert page.locator('[data-metric="Visitors"] .change').inner_text() == "+50.0% vs day before"
 
 
 def test_a_day_without_data_renders_a_no_data_page(tmp_path, capsys):
