@@ -707,7 +707,7 @@ def _ingest_held(settings: Settings, key: bytes, storage: Storage, lock: WriterL
     summary = IngestSummary(run_id=run_id)
     for text in rebuild:
         table, dt, hour = named_partition(text, {TABLE_OF[s] for s in sources})
-        plan = _plan_rebuild(storage, entries, table, dt, hour, "asked for")
+        plan = plan_hour_rebuild(storage, entries, table, dt, hour, "asked for")
         lock.check()
         apply_rebuild(storage, entries, plan, run_id)
         summary.rebuilt.append(plan)
@@ -736,7 +736,7 @@ def _ingest_held(settings: Settings, key: bytes, storage: Storage, lock: WriterL
                               summary, partitions, erased)
                 todo = []
             except DamagedPartition as err:
-                plan = _plan_rebuild(storage, entries, err.table, err.dt, err.hour, err.cause)
+                plan = plan_hour_rebuild(storage, entries, err.table, err.dt, err.hour, err.cause)
                 if plan.lost or any(r.key == plan.key for r in summary.rebuilt):
                     err.lost = plan.lost
                     raise
@@ -761,8 +761,9 @@ def _ingest_held(settings: Settings, key: bytes, storage: Storage, lock: WriterL
     return summary
 
 
-def _plan_rebuild(storage: Storage, entries: dict[str, ledger.Entry], table: str, dt: str,
-                  hour: int, cause: str) -> Rebuild:
+def plan_hour_rebuild(storage: Storage, entries: dict[str, ledger.Entry], table: str, dt: str,
+                      hour: int, cause: str) -> Rebuild:
+    """What rebuilding one silver hour from landing takes again, and what it would lose."""
     # Every source of the table, not just this run's: an hour holds rows of each.
     table_sources = tuple(s for s, t in TABLE_OF.items() if t == table)
     in_landing = {o.key for _, o in landing_objects(storage, table_sources)}

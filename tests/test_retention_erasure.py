@@ -191,3 +191,87 @@ def test_erase_needs_exactly_one_id(built, capsys, monkeypatch):
     monkeypatch.setenv("FOOTFALL_HASH_KEY", KEY.decode())
     assert main(["erase", "--lake", str(root)]) == 2
     assert "give --visitor RAW_ID" in capsys.readouterr().err
+
+
+HOUR13 = "silver/requests/dt=2026-11-02/hour=13/data.parquet"
+
+
+def _damage(root, key: str = HOUR13) -> tuple[set[str], bytes]:
+    """Cut an hour partition to its first half outside Footfall; returns the objects whose
+    rows it held (read before the damage) and the damaged bytes."""
+    import polars as pl
+
+    wrote = set(pl.read_parquet(root / key)["source_object"])
+    damaged = (root / key).read_bytes()[: (root / key).stat().st_size // 2]
+    (root / key).write_bytes(damaged)
+    return wrote, damaged
+
+
+def test_retention_keeps_a_damaged_hours_landing_objects_for_ingest_to_rebuild_it(built, capsys, monkeypatch):
+    """Landing is the only source silver can be rebuilt from. A silver hour damaged outside
+    Footfall used to be found only by an ingest merging into it, often after retention had
+    deleted the objects it came from. Retention now reads back the hours whose objects it
+    is about to delete: a damaged one keeps them, the next ingest rebuilds the hour
+    byte for byte, and the retention after that deletes them."""
+    from pipelines import ledger
+    from pipelines.storage import Storage
+    from tests.test_ingest import digests
+
+    root, settings = built
+    healthy = digests(root)
+    wrote, damaged = _damage(root)
+    assert len(wrote) >= 10
+    landing, before = files(root, "landing"), (root / ledger.LEDGER_KEY).read_bytes()
+
+    dry = apply_retention(settings, today=date(2026, 11, 10), dry_run=True)
+    [plan] = dry.damaged
+    assert plan.key == HOUR13 and plan.lost == [] and "parquet" in plan.cause.lower()
+    assert wrote <= set(dry.kept) == set(plan.taken_again)  # every object is past its age
+    assert not set(dry.kept) & set(dry.deleted) and files(root, "landing") == landing
+    assert (root / ledger.LEDGER_KEY).read_bytes() == before and (root / HOUR13).read_bytes() == damaged
+
+    # For real, through the CLI (today is past 2026-11-02's seven landing days).
+    assert main(["retention", "--lake", str(root)]) == 0
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"{HOUR13} cannot be read" in said and f"{len(dry.kept)} landing object(s) past their age were kept" in said
+    assert "the next footfall ingest rebuilds it" in said
+    assert files(root, "landing") == set(dry.kept)  # the rest of the day's landing is gone
+    assert not (root / HOUR13).exists()
+    [moved] = [p for p in (root / "quarantine/damaged").rglob("*") if p.is_file()]
+    assert moved.read_bytes() == damaged  # kept for quarantine's days, not deleted
+    assert not set(dry.kept) & set(ledger.load(Storage(str(root))))  # taken off the ledger
+
+    monkeypatch.setenv("FOOTFALL_HASH_KEY", KEY.decode())
+    assert main(["ingest", "--lake", str(root)]) == 0
+    assert digests(root) == healthy  # every hour as before the damage, hour 13 included
+    assert set(ledger.load(Storage(str(root)))) >= set(dry.kept)
+    assert main(["retention", "--lake", str(root)]) == 0
+    assert files(root, "landing") == set()
+
+
+def test_retention_of_a_damaged_hour_whose_objects_left_landing_fails_and_names_the_way_out(built):
+    """When some objects of the damaged hour have left landing already, a rebuild would lose
+    their rows: retention keeps the rest, changes nothing else about the hour, and its
+    Dagster run fails (what the UI shows), saying how to restore or accept the loss."""
+    import dagster as dg
+
+    from dagster_project.definitions import build_defs
+    from dagster_project.resources import FootfallResource, HashKeyResource
+    from pipelines import ledger
+
+    root, settings = built
+    wrote, damaged = _damage(root)
+    gone = sorted(wrote)[0]
+    (root / gone).unlink()
+    before = (root / ledger.LEDGER_KEY).read_bytes()
+
+    defs = build_defs({"footfall": FootfallResource(lake_root=str(root)), "hash_key": HashKeyResource(key=KEY.decode())})
+    run = defs.resolve_job_def("retention_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not run.success
+    [failure] = [e for e in run.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    said = failure.step_failure_data.user_failure_data.description
+    assert f"{HOUR13} cannot be read" in said and gone in said
+    assert f"footfall ingest --rebuild {HOUR13}" in said
+    assert files(root, "landing") == wrote - {gone}  # only the hour's objects stay
+    assert (root / HOUR13).read_bytes() == damaged and (root / ledger.LEDGER_KEY).read_bytes() == before

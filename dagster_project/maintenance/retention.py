@@ -8,7 +8,8 @@ from pipelines.writer_lock import LakeBusy, LeaseLost
 
 
 @dg.op(description="Delete landing, quarantine and silver (and gold when retention.gold is set) "
-                   "older than their configured ages; records what it deleted in state/retention/.")
+                   "older than their configured ages, after reading back the silver hours "
+                   "whose last landing objects go; records what it did in state/retention/.")
 def apply_retention_op(context: dg.OpExecutionContext, footfall: FootfallResource) -> None:
     try:
         result = apply_retention(footfall.writer_settings())
@@ -19,6 +20,11 @@ def apply_retention_op(context: dg.OpExecutionContext, footfall: FootfallResourc
     if result.uningested:
         context.log.warning(f"{len(result.uningested)} landing object(s) were deleted before ingest "
                             f"took them, their lines with them: {', '.join(result.uningested[:5])}")
+    for _, line in result.damage_messages():
+        context.log.warning(line)
+    needs_user = [line for act, line in result.damage_messages() if act]
+    if needs_user:  # a failed run is what the UI shows; a warning in its log would go unseen
+        raise dg.Failure(description=needs_user[0])
 
 
 @dg.job(description="Retention: delete what is past its age in every zone.")
