@@ -541,6 +541,39 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 1 if any(act for act, _ in result.damage_messages()) else 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from pipelines.verify import ZONES, verify
+
+    settings = _settings(args)
+    _lake(settings)
+    since = None if args.days is None else datetime.now(UTC).date() - timedelta(days=args.days - 1)
+    columns = (TextColumn("reading back"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("verify", total=None)
+        result = verify(settings, since=since,
+                        on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    table = Table(title="verify" + (f" (from {since} on)" if since else ""))
+    for col in ("zone", "files read back", "damaged"):
+        table.add_column(col, justify="left" if col == "zone" else "right")
+    for zone in ZONES:
+        table.add_row(zone, f"{result.read[zone]:,}",
+                      f"{sum(f.key.startswith(zone + '/') for f in result.damaged):,}")
+    out.print(table)
+    for finding in result.damaged:
+        console.print(f"[red]error[/]: {escape(str(finding))}")
+    if not sum(result.read.values()):
+        out.print("no silver or gold files" + (f" from {since} on" if since else ""))
+    elif not result.damaged:
+        out.print("every file reads whole")
+    return 1 if result.damaged else 0
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days like 7")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="path of footfall.toml (default: $FOOTFALL_CONFIG or ./footfall.toml)")
@@ -623,6 +656,10 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("retention", parents=[common, writer], help="delete landing/quarantine/silver (and gold if set) past their age")
     t.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     t.set_defaults(func=cmd_retention)
+    v = sub.add_parser("verify", parents=[common], help="read back silver and gold; name each damaged file and its repair")
+    v.add_argument("--days", type=_days, help="only the partitions of the last DAYS UTC days, today included "
+                   "(default: all; retention.landing days is what landing can still rebuild)")
+    v.set_defaults(func=cmd_verify)
     d = sub.add_parser("demo", parents=[common], help="generate a demo lake and run the pipeline")
     d.add_argument("--days", type=int, default=3)
     d.add_argument("--visitors", type=int, default=3000)

@@ -25,10 +25,10 @@ from datetime import UTC, date, datetime, timedelta
 from pipelines import ledger
 from pipelines.config import Settings
 from pipelines.landing import landing_hour
-from pipelines.partitions import DamagedPartition, hour_key, read_partition
+from pipelines.partitions import hour_key
 from pipelines.rebuild import Rebuild, apply_rebuild
-from pipelines.schemas import SILVER
 from pipelines.storage import Storage
+from pipelines.verify import unreadable
 from pipelines.writer_lock import WriterLock, writer_lock
 
 _DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
@@ -144,10 +144,6 @@ def damaged_hours(storage: Storage, entries: dict[str, ledger.Entry], objects: l
     plans = []
     for table, dt, hour in hours:
         key = hour_key(table, dt, hour)
-        if not storage.exists(key):
-            continue
-        try:
-            read_partition(storage, key, SILVER[table])
-        except DamagedPartition as err:
-            plans.append(plan_hour_rebuild(storage, entries, table, dt, hour, err.cause))
+        if storage.exists(key) and (cause := unreadable(storage, key)):
+            plans.append(plan_hour_rebuild(storage, entries, table, dt, hour, cause))
     return plans
