@@ -184,6 +184,11 @@ def test_a_damaged_hour_on_s3_is_named_by_a_query_and_rebuilt_by_ingest(s3_url, 
     assert query.returncode == 1 and "Traceback" not in said, said
     assert f"footfall-damaged/lake/{HOUR} cannot be read" in said
     assert "footfall ingest --rebuild silver/requests/dt=2026-11-02/hour=13" in said
+    # `footfall verify` finds it before anything meets it, reading the bucket back.
+    check = _cli("verify", "--lake", "s3://footfall-damaged/lake", env={**aws_env(s3_url), "COLUMNS": "1000"})
+    said = check.stdout + check.stderr
+    assert check.returncode == 1 and f"{HOUR} cannot be read" in said, said
+    assert f"footfall ingest --rebuild {HOUR} rebuilds it from the" in said
 
     late.write_bytes(body)
     s3.upload_file(str(late), "footfall-damaged", f"lake/{late.relative_to(local_root)}")
@@ -195,6 +200,8 @@ def test_a_damaged_hour_on_s3_is_named_by_a_query_and_rebuilt_by_ingest(s3_url, 
     ingest(Settings(lake=Lake(root=str(clean))), KEY)
     rebuilt = s3.get_object(Bucket="footfall-damaged", Key=f"lake/{HOUR}")["Body"].read()
     assert pl.read_parquet(io.BytesIO(rebuilt)).equals(pl.read_parquet(clean / HOUR))
+    check = _cli("verify", "--lake", "s3://footfall-damaged/lake", env={**aws_env(s3_url), "COLUMNS": "1000"})
+    assert check.returncode == 0 and "every file reads whole" in check.stdout, check.stdout + check.stderr
 
 
 def test_v2_parquet_landing_objects_are_read_from_s3_by_range(s3_url, monkeypatch, tmp_path):
