@@ -555,17 +555,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     table = Table(title="verify" + (f" (from {since} on)" if since else ""))
     for col in ("zone", "files read back", "damaged"):
         table.add_column(col, justify="left" if col == "zone" else "right")
-    for zone in ZONES:
-        table.add_row(zone, f"{result.read[zone]:,}",
+    for zone in (*ZONES, "state"):
+        table.add_row(zone + " (ledger)" * (zone == "state"), f"{result.read[zone]:,}",
                       f"{sum(f.key.startswith(zone + '/') for f in result.damaged):,}")
     out.print(table)
     for finding in result.damaged:
         console.print(f"[red]error[/]: {escape(str(finding))}")
-    if not sum(result.read.values()):
-        out.print("no silver or gold files" + (f" from {since} on" if since else ""))
-    elif not result.damaged:
+    if result.damaged:
+        return 1
+    if sum(result.read[z] for z in ZONES):
         out.print("every file reads whole")
-    return 1 if result.damaged else 0
+    else:
+        out.print("no silver or gold files" + (f" from {since} on" if since else ""))
+    return 0
 
 
 def _days(text: str) -> int:

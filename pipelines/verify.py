@@ -5,7 +5,9 @@ Ingest finds a damaged silver hour only when it merges into that hour, and a que
 when it reads that file. `footfall verify` reads every Parquet file of silver and gold (or
 of the last days) in full, a few at a time, and names each that does not read, with its
 repair: a silver hour is rebuilt from landing (`footfall ingest --rebuild`), losing the
-rows of objects that have left landing (said so), a gold day is built again.
+rows of objects that have left landing (said so), a gold day is built again. The ingest
+ledger and its archive are read first: every ingest needs them, and a silver hour's
+repair is planned from them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pipelines.partitions import parse_hour_key
 from pipelines.schemas import SILVER
 from pipelines.storage import DamagedFile, Storage
 
-ZONES = ("silver", "gold")
+ZONES = ("silver", "gold")  # and the ingest ledger in state/
 READERS = 4  # files read at once: hides S3's latency, memory stays at a few hours' rows
 _DT = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
@@ -30,11 +32,10 @@ _DT = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 @dataclass
 class Finding:
     key: str
-    cause: str
-    repair: str
+    message: str  # what cannot be read, why, and the repair
 
     def __str__(self) -> str:
-        return f"{self.key} cannot be read ({self.cause}): {self.repair}"
+        return self.message
 
 
 @dataclass
@@ -82,13 +83,23 @@ def verify(settings: Settings, *, since: date | None = None,
             if obj.key.endswith(".parquet") and not (since and day and day.group(1) < since.isoformat()):
                 keys.append(obj.key)
     result = VerifyResult(read={z: sum(k.startswith(f"{z}/") for k in keys) for z in ZONES})
-    entries: dict[str, ledger.Entry] | None = None
+    # The ledger first: a silver hour's repair is planned from it, and every ingest reads it.
+    ledgers = [k for k in (ledger.LEDGER_KEY,) if storage.exists(k)] + \
+              [o.key for o in storage.list(ledger.ARCHIVE_PREFIX) if o.key.endswith(".parquet")]
+    result.read["state"] = len(ledgers)
+    try:
+        entries = ledger.load(storage)
+        ledger.history(storage)  # every archive file
+    except DamagedFile as err:  # its message names the file and the way out
+        result.damaged.append(Finding(ledgers[0], str(err)))
+        entries = None
     with ThreadPoolExecutor(READERS) as pool:
         for done, (key, cause) in enumerate(zip(keys, pool.map(lambda k: unreadable(storage, k), keys),
                                                  strict=True), start=1):
             if cause is not None:
-                entries = ledger.load(storage) if entries is None else entries
-                result.damaged.append(Finding(key, cause, _repair(storage, entries, key)))
+                repair = ("restore it from bucket versioning or a backup, or repair the ledger first"
+                          if entries is None and parse_hour_key(key) else _repair(storage, entries or {}, key))
+                result.damaged.append(Finding(key, f"{key} cannot be read ({cause}): {repair}"))
             if on_progress:
                 on_progress(done, len(keys))
     return result

@@ -79,3 +79,15 @@ def test_verify_says_which_rows_a_rebuild_would_lose_and_reads_only_the_days_ask
         main(["verify", "--lake", str(root), "--days", "0"])
     assert exited.value.code == 2
     assert "'0' is not a number of days like 7" in capsys.readouterr().err
+
+
+def test_verify_reads_the_ledger_first_and_says_how_to_recover_it(lake, capsys):
+    from pipelines import ledger
+
+    root, _ = lake
+    (root / ledger.LEDGER_KEY).write_bytes(b"PAR1 overwritten")
+    code, said = verify(root, capsys)
+    assert code == 1 and "state (ledger) │ 1 │ 1" in said
+    assert f"the ingest ledger {root / ledger.LEDGER_KEY} cannot be read" in said
+    assert "move it aside and run footfall ingest, which takes every object still in landing again" in said
+    assert "silver │" in said and "every file reads whole" not in said
