@@ -12,6 +12,7 @@ from dagster_project.gold.checks import GOLD_CHECKS
 from dagster_project.gold.schedules import daily_schedule
 from dagster_project.jobs import JOBS
 from dagster_project.maintenance.retention import retention_job, retention_schedule
+from dagster_project.maintenance.verify import verify_job
 from dagster_project.reports.assets import daily_report
 from dagster_project.resources import default_resources
 from dagster_project.silver.assets import SILVER_ASSETS
@@ -23,7 +24,7 @@ def build_defs(resources: Mapping[str, object]) -> dg.Definitions:
     return dg.Definitions(
         assets=[*SILVER_ASSETS, *GOLD_ASSETS, daily_report],
         asset_checks=[*SILVER_CHECKS, *GOLD_CHECKS],
-        jobs=[*JOBS, retention_job],
+        jobs=[*JOBS, retention_job, verify_job],
         schedules=[daily_schedule, retention_schedule],
         sensors=[landing_sensor],
         resources=dict(resources),

@@ -546,12 +546,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _lake(settings)
-    since = None if args.days is None else datetime.now(UTC).date() - timedelta(days=args.days - 1)
     columns = (TextColumn("reading back"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("verify", total=None)
-        result = verify(settings, since=since,
+        result = verify(settings, days=args.days,
                         on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    since = result.since
     table = Table(title="verify" + (f" (from {since} on)" if since else ""))
     for col in ("zone", "files read back", "damaged"):
         table.add_column(col, justify="left" if col == "zone" else "right")

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from pipelines import ledger
 from pipelines.config import Settings
@@ -40,6 +40,7 @@ class Finding:
 
 @dataclass
 class VerifyResult:
+    since: date | None = None  # the first day whose partitions were read (None: all)
     read: dict[str, int] = field(default_factory=dict)  # zone → files read back whole or not
     damaged: list[Finding] = field(default_factory=list)
 
@@ -72,17 +73,19 @@ def _repair(storage: Storage, entries: dict[str, ledger.Entry], key: str) -> str
             f"their rows of that hour: footfall ingest --rebuild {key}")
 
 
-def verify(settings: Settings, *, since: date | None = None,
+def verify(settings: Settings, *, days: int | None = None,
            on_progress: Callable[[int, int], None] | None = None) -> VerifyResult:
-    """Read back every Parquet file of silver and gold (of `since` on, by their `dt=` day)."""
+    """Read back every Parquet file of silver and gold (with `days`, of the partitions of
+    the last that many UTC days, today included)."""
     storage = Storage(settings.lake.root)
+    since = None if days is None else datetime.now(UTC).date() - timedelta(days=days - 1)
     keys = []
     for zone in ZONES:
         for obj in storage.list(f"{zone}/"):
             day = _DT.search("/" + obj.key)
             if obj.key.endswith(".parquet") and not (since and day and day.group(1) < since.isoformat()):
                 keys.append(obj.key)
-    result = VerifyResult(read={z: sum(k.startswith(f"{z}/") for k in keys) for z in ZONES})
+    result = VerifyResult(since=since, read={z: sum(k.startswith(f"{z}/") for k in keys) for z in ZONES})
     # The ledger first: a silver hour's repair is planned from it, and every ingest reads it.
     ledgers = [k for k in (ledger.LEDGER_KEY,) if storage.exists(k)] + \
               [o.key for o in storage.list(ledger.ARCHIVE_PREFIX) if o.key.endswith(".parquet")]

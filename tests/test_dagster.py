@@ -54,7 +54,7 @@ def test_definitions_snapshot():
           for c in ("no_pii", "quarantine_rate", "reconciles", "volume_drop", f"{key}_unique")),
     ])
     jobs = {j.name for j in defs.resolve_all_job_defs()} - {"__ASSET_JOB"}
-    assert jobs == {"ingest_landing", "build_gold", "daily_gold_and_report", "retention_job"}
+    assert jobs == {"ingest_landing", "build_gold", "daily_gold_and_report", "retention_job", "verify_job"}
     assert [s.name for s in defs.schedules] == ["daily_schedule", "retention_schedule"]
     assert [s.name for s in defs.sensors] == ["landing_sensor"]
     # The lookbacks are in the dependency graph: sessions of D read silver D-1 .. D+2.

@@ -91,3 +91,24 @@ def test_verify_reads_the_ledger_first_and_says_how_to_recover_it(lake, capsys):
     assert f"the ingest ledger {root / ledger.LEDGER_KEY} cannot be read" in said
     assert "move it aside and run footfall ingest, which takes every object still in landing again" in said
     assert "silver │" in said and "every file reads whole" not in said
+
+
+def test_the_dagster_verify_job_fails_naming_each_damaged_file(lake):
+    """The same read-back from the Launchpad: a damaged file fails the run (what the UI
+    shows) with the file and its repair; a whole lake's run succeeds."""
+    import dagster as dg
+
+    from dagster_project.definitions import build_defs
+    from dagster_project.resources import FootfallResource, HashKeyResource
+
+    root, _ = lake
+    defs = build_defs({"footfall": FootfallResource(lake_root=str(root)), "hash_key": HashKeyResource(key=KEY.decode())})
+    job = defs.resolve_job_def("verify_job")
+    assert job.execute_in_process(instance=dg.DagsterInstance.ephemeral()).success
+    (root / GOLD).write_bytes(b"replaced outside Footfall")
+    run = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+                                 run_config={"ops": {"verify_lake_op": {"config": {"days": 36500}}}})
+    assert not run.success
+    [failure] = [e for e in run.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    said = failure.step_failure_data.user_failure_data.description
+    assert said.startswith(f"{GOLD} cannot be read") and f"footfall build --date {DAY}" in said

@@ -1,1 +1,1 @@
-"""Lake upkeep: retention (and later erasure) as jobs, on their own schedule."""
+"""Lake upkeep as jobs: retention on its own schedule, verify from the Launchpad."""
