@@ -536,9 +536,10 @@ def cmd_retention(args: argparse.Namespace) -> int:
         console.print(f"[yellow]warning[/]: {len(result.uningested):,} landing object(s) "
                       f"{'would be' if args.dry_run else 'were'} deleted before ingest took them, "
                       f"their lines with them (run footfall ingest first), e.g. {escape(result.uningested[0])}")
-    for act, line in result.damage_messages():
+    damage = result.damage_messages()
+    for act, line in damage:
         console.print(f"[{'red]error' if act else 'yellow]warning'}[/]: {escape(line)}")
-    return 1 if any(act for act, _ in result.damage_messages()) else 0
+    return 1 if any(act for act, _ in damage) else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

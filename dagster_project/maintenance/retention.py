@@ -20,9 +20,10 @@ def apply_retention_op(context: dg.OpExecutionContext, footfall: FootfallResourc
     if result.uningested:
         context.log.warning(f"{len(result.uningested)} landing object(s) were deleted before ingest "
                             f"took them, their lines with them: {', '.join(result.uningested[:5])}")
-    for _, line in result.damage_messages():
+    damage = result.damage_messages()
+    for _, line in damage:
         context.log.warning(line)
-    needs_user = [line for act, line in result.damage_messages() if act]
+    needs_user = [line for act, line in damage if act]
     if needs_user:  # a failed run is what the UI shows; a warning in its log would go unseen
         raise dg.Failure(description=needs_user[0])
 
