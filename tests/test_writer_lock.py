@@ -199,10 +199,13 @@ def test_on_s3_one_writer_wins_a_dead_ones_lease_runs_out_and_a_live_one_renews(
     assert entries and all(e.reconciles for e in entries)
     assert _lock_object(s3, "footfall-lock") is None
 
-    # A live holder renews its lease (here shortened to 1.2 s), so it outlasts it.
-    monkeypatch.setattr(writer_lock, "LEASE_SECONDS", 1.2)
+    # A live holder renews its lease (here shortened to 6 s, renewed each second), so it
+    # outlasts it. (At 1.2 s, a renewal delayed by a busy 2-core machine let the lease
+    # lapse once in a full test run: the margin is the lease less one renewal interval,
+    # less up to a second as expiry times are kept to the second.)
+    monkeypatch.setattr(writer_lock, "LEASE_SECONDS", 6.0)
     with writer_lock.writer_lock(storage, "ingest") as held:
-        time.sleep(3)
+        time.sleep(8)
         with pytest.raises(LakeBusy), writer_lock.writer_lock(storage, "retention"):
             pass
         held.check()
@@ -210,7 +213,7 @@ def test_on_s3_one_writer_wins_a_dead_ones_lease_runs_out_and_a_live_one_renews(
         # holder finds out at its next renewal, stops before writing, and leaves their lock.
         s3.put_object(Bucket="footfall-lock", Key="lake/state/writer.lock", Body=json.dumps(
             {"command": "ingest", "host": "other", "pid": 2, "since": past, "expires": "9999"}).encode())
-        time.sleep(1)
+        held.lost.wait(timeout=30)  # the next renewal, a second or so away
         with pytest.raises(LeaseLost, match="run it again"):
             held.check()
     assert _lock_object(s3, "footfall-lock")["host"] == "other"
