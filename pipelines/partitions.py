@@ -34,6 +34,15 @@ def parse_hour_key(text: str) -> tuple[str, str, int] | None:
     return (m.group(1), m.group(2), int(m.group(3))) if m else None
 
 
+_DAY = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
+
+
+def partition_day(key: str) -> str | None:
+    """The `dt=` day (YYYY-MM-DD) of a lake key, or None for a key outside day partitions."""
+    m = _DAY.search(key)
+    return m.group(1) if m else None
+
+
 def named_partition(text: str, tables: set[str]) -> tuple[str, str, int]:
     """(table, dt, hour) of a partition of one of `tables` that a user named (key, URI or
     folder); ValueError, saying how to name one, for anything else."""

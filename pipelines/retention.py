@@ -17,7 +17,6 @@ used to outlive its last source.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -25,13 +24,12 @@ from datetime import UTC, date, datetime, timedelta
 from pipelines import ledger
 from pipelines.config import Settings
 from pipelines.landing import landing_hour
-from pipelines.partitions import hour_key
+from pipelines.partitions import hour_key, partition_day
 from pipelines.rebuild import Rebuild, apply_rebuild
 from pipelines.storage import Storage
 from pipelines.verify import unreadable
 from pipelines.writer_lock import WriterLock, writer_lock
 
-_DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
 ZONES = ("landing", "quarantine", "silver", "gold", "reports")
 
 
@@ -78,8 +76,8 @@ def _ages(settings: Settings) -> dict[str, int]:
 def _day(zone: str, obj) -> date | None:
     if zone == "landing":
         return landing_hour(obj).date()
-    m = _DT.search(obj.key)
-    return date.fromisoformat(m.group(1)) if m else None
+    day = partition_day(obj.key)
+    return date.fromisoformat(day) if day else None
 
 
 def apply_retention(settings: Settings, *, today: date | None = None, dry_run: bool = False) -> RetentionResult:

@@ -12,7 +12,6 @@ repair is planned from them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,13 +19,12 @@ from datetime import UTC, date, datetime, timedelta
 
 from pipelines import ledger
 from pipelines.config import Settings
-from pipelines.partitions import parse_hour_key
+from pipelines.partitions import parse_hour_key, partition_day
 from pipelines.schemas import SILVER
 from pipelines.storage import DamagedFile, Storage
 
 ZONES = ("silver", "gold")  # and the ingest ledger in state/
 READERS = 4  # files read at once: hides S3's latency, memory stays at a few hours' rows
-_DT = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
 
 @dataclass
@@ -61,8 +59,8 @@ def _repair(storage: Storage, entries: dict[str, ledger.Entry], key: str) -> str
 
     hour = parse_hour_key(key)
     if hour is None:  # gold: built again from silver
-        m = _DT.search("/" + key)
-        return (f"delete it and run footfall build --date {m.group(1)}" if m
+        day = partition_day(key)
+        return (f"delete it and run footfall build --date {day}" if day
                 else "restore it from bucket versioning or a backup")
     plan = plan_hour_rebuild(storage, entries, *hour, cause="")
     if not plan.lost:
@@ -82,8 +80,8 @@ def verify(settings: Settings, *, days: int | None = None,
     keys = []
     for zone in ZONES:
         for obj in storage.list(f"{zone}/"):
-            day = _DT.search("/" + obj.key)
-            if obj.key.endswith(".parquet") and not (since and day and day.group(1) < since.isoformat()):
+            day = partition_day(obj.key)
+            if obj.key.endswith(".parquet") and not (since and day and day < since.isoformat()):
                 keys.append(obj.key)
     result = VerifyResult(since=since, read={z: sum(k.startswith(f"{z}/") for k in keys) for z in ZONES})
     # The ledger first: a silver hour's repair is planned from it, and every ingest reads it.
