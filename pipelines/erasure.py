@@ -88,8 +88,8 @@ def _erase(settings: Settings, storage: Storage, key: bytes, vid: str, lock: Wri
                 frame = storage.read_frame(k)
                 storage.write_parquet(k, frame.filter(pl.col("visitor_id") != vid))
                 result.files_rewritten += 1
-    # Gold days holding them though silver does not (written by a build that read silver
-    # before an earlier erase rewrote it) are rebuilt too, so erasing again repairs them.
+    # Gold days holding them though silver does not (written before builds waited out
+    # erases, by a build that read silver before an erase rewrote it) are rebuilt too.
     stale = {_key(storage, uri).split("dt=")[1][:10] for uri in _files_with(storage, "gold/", vid)}
     if days or stale:
         built = sorted({o.key.split("dt=")[1][:10] for name in MARTS
@@ -103,7 +103,7 @@ def _erase(settings: Settings, storage: Storage, key: bytes, vid: str, lock: Wri
         if result.gold_days and lock is not None:
             lock.check()
             build(settings, Window(date.fromisoformat(result.gold_days[0]),
-                                   date.fromisoformat(result.gold_days[-1])))
+                                   date.fromisoformat(result.gold_days[-1])), under_writer_lock=True)
     if lock is None:
         return result
     result.remaining = sum(sum(_files_with(storage, prefix, vid).values())

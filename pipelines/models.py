@@ -25,6 +25,7 @@ import jinja2
 import polars as pl
 
 from pipelines.config import Settings
+from pipelines.erased import build_past_erasures
 from pipelines.schemas import SILVER, sql_type
 from pipelines.storage import Storage
 
@@ -77,6 +78,9 @@ class Window:
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    def __str__(self) -> str:
+        return str(self.start) if self.start == self.end else f"{self.start} to {self.end}"
 
     def widened(self, before_hours: int = 0, after_hours: int = 0) -> Window:
         """The days an input must cover to serve this window (whole days, rounded out)."""
@@ -304,18 +308,26 @@ def build_batches(settings: Settings, window: Window, silver: SilverObjects | No
 
 
 def build(settings: Settings, window: Window, models: list[str] | None = None,
-          now: datetime | None = None) -> dict[str, dict[str, int]]:
+          now: datetime | None = None, *, under_writer_lock: bool = False) -> dict[str, dict[str, int]]:
     """Build marts on DuckDB for every day of `window`, in batches of days of at most
     `build.batch_bytes` silver; returns rows per model and day. `now` (default: the clock)
-    is where a day in progress ends."""
+    is where a day in progress ends.
+
+    It runs again when an erase ended meanwhile (`erased.build_past_erasures`), unless
+    the caller holds the lake's writer lock (`under_writer_lock`: an erase), so none can."""
     now = now or datetime.now(UTC)  # one instant for every model of the build
     storage = Storage(settings.lake.root)
-    silver = SilverObjects(storage)
     names = [n for n in models or MARTS if n != "funnel_daily" or settings.funnels]  # no funnels: nothing to build
-    report: dict[str, dict[str, int]] = {n: {} for n in names}
-    for batch in build_batches(settings, window, silver):
-        for name, days in _build_batch(settings, storage, silver, batch, names, now).items():
-            report[name].update(days)
+
+    def run() -> dict[str, dict[str, int]]:
+        silver = SilverObjects(storage)
+        report: dict[str, dict[str, int]] = {n: {} for n in names}
+        for batch in build_batches(settings, window, silver):
+            for name, days in _build_batch(settings, storage, silver, batch, names, now).items():
+                report[name].update(days)
+        return report
+
+    report = run() if under_writer_lock else build_past_erasures(storage, str(window), run)
     storage.write_bytes(f"state/build/{window.start}_{window.end}.json",
                         json.dumps(report, indent=1).encode())
     return report

@@ -5,7 +5,8 @@ the ingest ledger, the erasure log). Two of them at once lose each other's write
 a sign: an erase that rewrites an hour while ingest merges new rows into it keeps one of
 the two versions, so either the new rows or the erasure is gone, and the ledger still
 counts them. So each holds this lock for its run; readers (build, query, report) do not
-need it, since every partition is replaced in one step.
+need it, since every partition is replaced in one step, but a build waits out a running
+erase before it ends (`running_erase`).
 
 Locally the lock is an `flock` on the file: the kernel lets go when the process ends,
 however it ends. On S3 it is an object created only when absent (a conditional PUT,
@@ -103,6 +104,45 @@ def writer_lock(storage: Storage, command: str, *, wait_seconds: float = 0) -> I
         yield held
     finally:
         held.release()
+
+
+def running_erase(storage: Storage) -> dict[str, object] | None:
+    """The holder of the writer lock when it is an erase still running, else None.
+
+    A build takes no lock (it would turn ingests away for its whole run) but must not end
+    while an erase is under way (see `models.build`); so this reads who holds the lock
+    without taking it from anyone: the S3 object's lease, or the local file's contents,
+    checked with a `flock` only when they name an erase (a killed one leaves them behind)."""
+    if storage.is_s3:
+        from botocore.exceptions import ClientError
+
+        lock = _S3Lock(storage, "build")
+        try:
+            body = lock.client.get_object(Bucket=lock.bucket, Key=lock.key)["Body"].read()
+        except ClientError as err:
+            if lock._refused(err):  # no one holds the lake
+                return None
+            raise
+        holder = _parse(body)
+        live = str(holder.get("expires", "")) > datetime.now(UTC).isoformat(timespec="seconds")
+        return holder if live and holder.get("command") == "erase" else None
+    path = Path(storage.full(LOCK_KEY))
+    try:
+        holder = _parse(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    if holder.get("command") != "erase":
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return holder  # held: the erase is running
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 class _LocalLock(WriterLock):

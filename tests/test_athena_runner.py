@@ -14,6 +14,7 @@ from sqlglot import exp
 from pipelines.athena import build_on_athena
 from pipelines.athena_ddl import render_all
 from pipelines.config import Athena, Lake, Settings
+from pipelines.erased import LOG_KEY
 from pipelines.models import Window
 from pipelines.storage import Storage
 from tests.s3server import apply_env, moto_server
@@ -57,3 +58,31 @@ def test_models_are_submitted_to_athena_as_inserts_into_their_tables(monkeypatch
             tables = {t.sql() for t in tree.find_all(exp.Table)}
             assert "footfall.requests" in tables and "footfall.events" in tables
             assert "read_parquet" not in submitted["Query"] and "date '2026-11-02'" in submitted["Query"]
+
+
+def test_an_athena_build_alongside_an_erase_runs_its_inserts_again(monkeypatch):
+    """An erase that ends while the Athena build runs may have rebuilt gold before the
+    build's inserts, from silver they had already read: the build submits them again."""
+    import awswrangler as wr
+
+    with moto_server() as url:
+        apply_env(monkeypatch, url)
+        boto3.client("s3").create_bucket(Bucket="lake")
+        boto3.client("athena").create_work_group(Name="footfall", Configuration={
+            "ResultConfiguration": {"OutputLocation": "s3://lake/footfall/athena-results/"}})
+        settings = Settings(engine="athena", lake=Lake(root="s3://lake/footfall"),
+                            athena=Athena(database="footfall", workgroup="footfall"))
+        storage = Storage(settings.lake.root)
+        submitted: list[str] = []
+        submit = wr.athena.start_query_execution
+
+        def erase_meanwhile(*args, **kwargs):
+            submitted.append(kwargs["sql"].split("\n")[0])
+            if len(submitted) == 1:  # an erase ends while the first insert runs
+                storage.write_bytes(LOG_KEY, b'[{"subject": "someone"}]')
+            return submit(*args, **kwargs)
+
+        monkeypatch.setattr(wr.athena, "start_query_execution", erase_meanwhile)
+        runs = build_on_athena(settings, Window(DAY, DAY), ["sessions", "daily_site_metrics"])
+        assert submitted == ["insert into footfall.sessions", "insert into footfall.daily_site_metrics"] * 2
+        assert {r.state for r in runs.values()} == {"SUCCEEDED"}

@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import hmac
 import json
+import threading
 from datetime import date
 
 import duckdb
@@ -20,6 +21,7 @@ from pipelines.erasure import erase
 from pipelines.ingest import ALL_SOURCES, ingest
 from pipelines.models import Window, build
 from pipelines.retention import apply_retention
+from pipelines.storage import Storage
 from tests.conftest import KEY
 
 DAY = date(2026, 11, 2)
@@ -163,9 +165,9 @@ def test_an_erased_visitor_stays_out_when_ingest_takes_landing_again(built, caps
 
 
 def test_erasing_again_repairs_gold_that_a_build_wrote_from_silver_read_before_the_erase(built, capsys, monkeypatch):
-    """A build already running when an erase starts (builds take no lock) can write a gold
-    day from silver it read before the erase. Erasing again finds that day, though silver
-    no longer holds the visitor, and rebuilds it."""
+    """Gold written from silver read before an erase (by a build from before builds waited
+    out erases, or restored from a backup): erasing again finds those days, though silver
+    no longer holds the visitor, and rebuilds them."""
     root, settings = built
     vid = hmac.new(KEY, raw_visitor(root).encode(), hashlib.sha256).hexdigest()[:32]
     stale = {p: p.read_bytes() for mart in ("page_views", "sessions")
@@ -184,6 +186,50 @@ def test_erasing_again_repairs_gold_that_a_build_wrote_from_silver_read_before_t
     for t, n in erased.items():
         assert count(root, f"gold/{t}/*/*.parquet", f"visitor_id = '{vid}'") == 0
         assert count(root, f"gold/{t}/*/*.parquet") == n
+
+
+def test_a_build_that_read_silver_before_an_erase_builds_again_and_gold_stays_without_the_visitor(
+        built, caplog, monkeypatch):
+    """An erase runs from start to end while a build holds its first mart, computed from
+    silver that still held the visitor, unwritten. The build writes it, sees the erasure
+    log changed, and builds again: gold ends without the visitor, without erasing again."""
+    root, settings = built
+    vid = hmac.new(KEY, raw_visitor(root).encode(), hashlib.sha256).hexdigest()[:32]
+    assert count(root, "gold/page_views/*/*.parquet", f"visitor_id = '{vid}'") > 0
+    computed, resume = threading.Event(), threading.Event()
+    write = Storage.write_parquet
+
+    def held_write(self, key, table, **kw):
+        if threading.current_thread().name == "late-build" and key.startswith("gold/") and not computed.is_set():
+            computed.set()
+            resume.wait(120)
+        return write(self, key, table, **kw)
+
+    monkeypatch.setattr(Storage, "write_parquet", held_write)
+    failed: list[BaseException] = []
+
+    def late_build() -> None:
+        try:
+            build(settings, Window(DAY, DAY))
+        except BaseException as err:  # noqa: BLE001 - handed to the test's thread
+            failed.append(err)
+
+    builder = threading.Thread(target=late_build, name="late-build")
+    builder.start()
+    assert computed.wait(120), failed
+    assert erase(settings, KEY, visitor_id=vid).remaining == 0
+    resume.set()
+    builder.join(300)
+    assert not failed and not builder.is_alive()
+    for mart in ("page_views", "sessions"):
+        assert count(root, f"gold/{mart}/*/*.parquet", f"visitor_id = '{vid}'") == 0
+    visitors = duckdb.sql(f"select visitors from read_parquet('{root}/gold/daily_site_metrics/*/*.parquet') "
+                          f"where site = 'www.example.com' and dt = date '{DAY}'").fetchall()[0][0]
+    assert visitors == duckdb.sql(
+        f"select count(distinct visitor_id) from read_parquet('{root}/silver/events/*/*/*.parquet', "
+        f"hive_partitioning = false) where site = 'www.example.com' and not is_bot and dt = date '{DAY}'"
+    ).fetchall()[0][0]
+    assert "an erase ended while the build of 2026-11-02 ran: building it again" in caplog.text
 
 
 def test_erase_needs_exactly_one_id(built, capsys, monkeypatch):

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -21,8 +21,9 @@ import duckdb
 import pytest
 
 from dagster_project.definitions import build_defs
-from pipelines import ledger, writer_lock
+from pipelines import ledger, models, writer_lock
 from pipelines.config import Lake, Settings
+from pipelines.erased import LOG_KEY
 from pipelines.ingest import ALL_SOURCES, ingest
 from pipelines.storage import Storage
 from pipelines.writer_lock import LakeBusy, LeaseLost
@@ -186,10 +187,16 @@ def test_on_s3_one_writer_wins_a_dead_ones_lease_runs_out_and_a_live_one_renews(
         assert refused.returncode == writer_lock.EXIT_BUSY, err
         assert f"footfall erase (pid {os.getpid()} on " in err and "is writing s3://footfall-lock/lake" in err
         assert f"its lease runs out at {lock['expires']}" in err
+        assert writer_lock.running_erase(storage) == lock  # a build would wait for it to end
     assert not s3.list_objects_v2(Bucket="footfall-lock", Prefix="lake/silver/").get("KeyCount")
+    assert writer_lock.running_erase(storage) is None
 
-    # A holder that died without releasing: once its lease has run out, ingest takes over.
+    # A holder that died without releasing: once its lease has run out, ingest takes over
+    # (and an erase's ran-out lease keeps no build waiting).
     past = (datetime.now(UTC) - timedelta(seconds=5)).isoformat(timespec="seconds")
+    s3.put_object(Bucket="footfall-lock", Key="lake/state/writer.lock", Body=json.dumps(
+        {"command": "erase", "host": "gone", "pid": 1, "since": past, "expires": past}).encode())
+    assert writer_lock.running_erase(storage) is None
     s3.put_object(Bucket="footfall-lock", Key="lake/state/writer.lock", Body=json.dumps(
         {"command": "ingest", "host": "gone", "pid": 1, "since": past, "expires": past}).encode())
     taken = footfall("ingest", "--lake", "s3://footfall-lock/lake", env=aws_env(s3_url))
@@ -205,6 +212,7 @@ def test_on_s3_one_writer_wins_a_dead_ones_lease_runs_out_and_a_live_one_renews(
     # less up to a second as expiry times are kept to the second.)
     monkeypatch.setattr(writer_lock, "LEASE_SECONDS", 6.0)
     with writer_lock.writer_lock(storage, "ingest") as held:
+        assert writer_lock.running_erase(storage) is None  # an ingest: a build does not wait
         time.sleep(8)
         with pytest.raises(LakeBusy), writer_lock.writer_lock(storage, "retention"):
             pass
@@ -217,6 +225,48 @@ def test_on_s3_one_writer_wins_a_dead_ones_lease_runs_out_and_a_live_one_renews(
         with pytest.raises(LeaseLost, match="run it again"):
             held.check()
     assert _lock_object(s3, "footfall-lock")["host"] == "other"
+
+
+def test_a_build_waits_out_a_running_erase_and_builds_again_after_it(small_lake, caplog, monkeypatch):
+    """A build takes no lock, but does not end while an erase holds the lake: that erase may
+    already have rebuilt gold that the build is about to overwrite from silver read
+    earlier. Once the erase has logged itself, the build runs again."""
+    root, _ = small_lake
+    settings = Settings(lake=Lake(root=str(root)))
+    ingest(settings, KEY, sources=ALL_SOURCES)
+    storage = Storage(str(root))
+    runs = []
+    batch = models._build_batch
+    monkeypatch.setattr(models, "_build_batch", lambda *a: runs.append(a[3]) or batch(*a))
+    with writer_lock.writer_lock(storage, "ingest"):
+        assert writer_lock.running_erase(storage) is None
+
+    failed: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            day = date.fromisoformat(DAY)
+            models.build(settings, models.Window(day, day), ["daily_site_metrics"])
+        except BaseException as err:  # noqa: BLE001 - handed to the test's thread
+            failed.append(err)
+
+    with writer_lock.writer_lock(storage, "erase"):
+        assert writer_lock.running_erase(storage)["pid"] == os.getpid()
+        builder = threading.Thread(target=build)
+        builder.start()
+        deadline = time.monotonic() + 120
+        while "is running: the build of 2026-11-02 waits for it to end" not in caplog.text:
+            assert time.monotonic() < deadline and builder.is_alive(), (failed, caplog.text)
+            time.sleep(0.1)
+        assert len(runs) == 1 and builder.is_alive()
+        storage.write_bytes(LOG_KEY, b'[{"subject": "someone"}]')  # the erase logs itself last
+    builder.join(120)
+    assert not failed and not builder.is_alive()
+    assert len(runs) == 2 and "an erase ended while the build of 2026-11-02 ran" in caplog.text
+    # An erase killed outright leaves its name in the local lock file, but not the flock:
+    # no build waits for it.
+    (root / "state/writer.lock").write_text(json.dumps({"command": "erase", "pid": 1}))
+    assert writer_lock.running_erase(storage) is None
 
 
 def test_wait_takes_seconds(small_lake, capsys, monkeypatch):
