@@ -8,6 +8,7 @@ partition is a single object, so a reader sees the old partition or the new one,
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import uuid
@@ -78,6 +79,7 @@ class Storage:
         else:
             self.fs = pafs.LocalFileSystem()
             self.base = str(Path(self.root).resolve())
+        self._client = None  # boto3's, made on first use (thread-safe, unlike its sessions)
 
     def full(self, key: str) -> str:
         return f"{self.base}/{key}" if key else self.base
@@ -141,8 +143,31 @@ class Storage:
         return self.fs.open_input_file(self.full(key))  # type: ignore[return-value]
 
     def read_bytes(self, key: str) -> bytes:
+        """An object's bytes; on S3 those of one version of it (`_get`)."""
+        if self.is_s3:
+            return self._get(key)
         with self.open_input(key) as f:
             return f.read()
+
+    def _get(self, key: str) -> bytes:
+        """An S3 object whole, with one GET: S3 answers it from one version however often
+        the key is replaced meanwhile. Arrow's reader asks for the size and then for ranges
+        of it, so an hour partition that ingest replaces in between reads as bytes of two
+        versions: a "damaged" file, or an HTTP 416. Missing: FileNotFoundError; any other
+        failure of the store: OSError, as Arrow's would be."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, _, name = self.full(key).partition("/")
+        if self._client is None:
+            self._client = s3_client()
+        try:
+            return self._client.get_object(Bucket=bucket, Key=name)["Body"].read()
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(f"{self.uri(key)} does not exist") from err
+            raise OSError(f"reading {self.uri(key)} failed: {err}") from err
+        except BotoCoreError as err:
+            raise OSError(f"reading {self.uri(key)} failed: {err}") from err
 
     def _temp(self, key: str) -> str:
         head, _, name = key.rpartition("/")
@@ -220,14 +245,16 @@ class Storage:
     def read_parquet(self, key: str) -> pa.Table:
         # One file, read directly: `pq.read_table` goes through pyarrow.dataset, whose
         # import imports pandas (a second at start-up).
+        if self.is_s3:
+            return pq.ParquetFile(pa.BufferReader(self._get(key))).read()
         with self.fs.open_input_file(self.full(key)) as f:
             return pq.ParquetFile(f).read()
 
     def read_frame(self, key: str) -> pl.DataFrame:
-        """One Parquet object as a Polars frame (its own columns only, no hive keys)."""
+        """One Parquet object as a Polars frame (its own columns only, no hive keys); on S3
+        one version of it (`_get`)."""
         if self.is_s3:
-            with self.fs.open_input_file(self.full(key)) as f:
-                return pl.read_parquet(f, hive_partitioning=False)
+            return pl.read_parquet(io.BytesIO(self._get(key)), hive_partitioning=False)
         return pl.read_parquet(self.full(key), hive_partitioning=False)
 
     def read_intact(self, key: str, needed: Iterable[str]) -> pl.DataFrame:
