@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import tempfile
 from collections import Counter, defaultdict
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import jinja2
 import polars as pl
+import pyarrow as pa
 
 from pipelines.config import Settings
 from pipelines.erased import build_past_erasures
@@ -32,6 +34,8 @@ from pipelines.storage import Storage
 if TYPE_CHECKING:
     import pyarrow.dataset
 
+log = logging.getLogger(__name__)
+S3_READ_ATTEMPTS = 4  # a batch built again as often when silver changed under its reads
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 _DT = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
@@ -195,8 +199,8 @@ def silver_files(storage: Storage, table: str, start: date, end: date) -> list[s
 
 
 class SilverObjects:
-    """The silver tables' objects, listed once for a build (silver does not change while
-    gold is built; on S3 a listing of a year's hour partitions takes seconds)."""
+    """The silver tables' objects, listed once for a build (on S3 a listing of a year's
+    hour partitions takes seconds); ingest may replace some while the build reads them."""
 
     def __init__(self, storage: Storage, tables: tuple[str, ...] = tuple(SILVER)):
         self.storage = storage
@@ -323,7 +327,25 @@ def build(settings: Settings, window: Window, models: list[str] | None = None,
         silver = SilverObjects(storage)
         report: dict[str, dict[str, int]] = {n: {} for n in names}
         for batch in build_batches(settings, window, silver):
-            for name, days in _build_batch(settings, storage, silver, batch, names, now).items():
+            for attempt in range(1, S3_READ_ATTEMPTS + 1):
+                try:
+                    built = _build_batch(settings, storage, silver, batch, names, now)
+                    break
+                except (duckdb.InvalidInputException, duckdb.IOException, OSError, pa.ArrowException) as err:
+                    # On S3 DuckDB reads silver by ranges, through Arrow: a partition that
+                    # ingest replaces meanwhile reads as bytes of two versions, which fail
+                    # (Arrow's error, reported by DuckDB as invalid input).
+                    fresh = SilverObjects(storage) if storage.is_s3 else silver
+                    if fresh.objects == silver.objects:
+                        raise
+                    if attempt == S3_READ_ATTEMPTS:
+                        raise RuntimeError(
+                            f"silver changed under each of {attempt} tries to build {batch} (ingest "
+                            "replaced partitions it was reading): build it again later") from err
+                    log.warning("silver was replaced while the build of %s read it (%s): building "
+                                "it again", batch, " ".join(str(err).split())[:200])
+                    silver = fresh
+            for name, days in built.items():
                 report[name].update(days)
         return report
 

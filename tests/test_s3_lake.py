@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
+import logging
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -19,9 +22,12 @@ from pipelines import ledger
 from pipelines.config import Ingest, Lake, Settings
 from pipelines.ingest import ingest
 from pipelines.landing import discover
+from pipelines.models import Window, build
 from pipelines.storage import Storage
 from tests.conftest import KEY
 from tests.s3server import apply_env, aws_env, moto_server
+
+DAY = date(2026, 11, 2)
 
 
 @pytest.fixture(scope="module")
@@ -387,3 +393,64 @@ def test_standard_logs_are_listed_from_a_recent_hour_per_distribution(monkeypatc
     assert recent == [o for o in everything if o.key in set(expected)]
     assert (full, windowed) == (3, 2)
     assert few_known == recent and in_full == 3
+
+
+def test_a_build_on_s3_reads_past_silver_hours_that_ingest_replaces_meanwhile(s3_url, monkeypatch, small_lake, caplog):
+    """On S3 DuckDB reads silver through Arrow, by byte ranges after asking for the size:
+    an hour partition replaced meanwhile (as ingest does to the current hour every few
+    minutes) reads as bytes of two versions, and the build failed ("Parquet magic bytes
+    not found", HTTP 416, thrift errors: six builds in six with every hour being
+    replaced). The build now runs the batch again when silver changed under it, and its
+    gold is a local build's."""
+    apply_env(monkeypatch, s3_url)
+    local_root, _ = small_lake
+    local = Settings(lake=Lake(root=str(local_root)), ingest=Ingest(workers=1))
+    ingest(local, KEY)
+    s3 = boto3.client("s3", endpoint_url=s3_url)
+    s3.create_bucket(Bucket="footfall-churn")
+    hours = sorted((local_root / "silver").rglob("*.parquet"))
+    for path in hours:
+        s3.upload_file(str(path), "footfall-churn", f"lake/{path.relative_to(local_root)}")
+    marts = ["page_views", "daily_site_metrics"]
+    build(local, Window(DAY, DAY), marts)
+    expected = {m: pl.read_parquet(local_root / f"gold/{m}/dt={DAY}/data.parquet") for m in marts}
+
+    # Each hour alternates between its bytes and the same rows laid out otherwise (snappy,
+    # row groups of 100), until the build says it is building again.
+    versions = []
+    for path in hours:
+        other = io.BytesIO()
+        pl.read_parquet(path).write_parquet(other, compression="snappy", row_group_size=100)
+        versions.append((f"lake/{path.relative_to(local_root)}", path.read_bytes(), other.getvalue()))
+    again, said = threading.Event(), []
+
+    class Again(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "silver was replaced while the build of" in record.getMessage():
+                said.append(record.getMessage())
+                again.set()
+
+    def churn() -> None:
+        client = boto3.client("s3", endpoint_url=s3_url)
+        for turn in itertools.count():
+            for key, *bodies in versions:
+                if again.is_set():
+                    return
+                client.put_object(Bucket="footfall-churn", Key=key, Body=bodies[turn % 2])
+
+    handler = Again()
+    logging.getLogger("pipelines.models").addHandler(handler)
+    replacer = threading.Thread(target=churn)
+    replacer.start()
+    try:
+        remote = Settings(lake=Lake(root="s3://footfall-churn/lake"))
+        built = build(remote, Window(DAY, DAY), marts)
+    finally:
+        again.set()
+        replacer.join()
+        logging.getLogger("pipelines.models").removeHandler(handler)
+    assert said, "no read of the build met a replaced hour"
+    storage = Storage(remote.lake.root)
+    for mart, frame in expected.items():
+        assert built[mart][str(DAY)] == frame.height > 0
+        assert storage.read_frame(f"gold/{mart}/dt={DAY}/data.parquet").equals(frame)
