@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 import tempfile
 from collections import Counter, defaultdict
@@ -29,13 +28,13 @@ import pyarrow as pa
 from pipelines.config import Settings
 from pipelines.erased import build_past_erasures
 from pipelines.schemas import SILVER, sql_type
-from pipelines.storage import Storage
+from pipelines.storage import Storage, read_while_replaced
 
 if TYPE_CHECKING:
     import pyarrow.dataset
 
-log = logging.getLogger(__name__)
-S3_READ_ATTEMPTS = 4  # a batch built again as often when silver changed under its reads
+# How a read of a replaced S3 object fails: Arrow's error, which DuckDB reports as invalid input.
+S3_READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, OSError, pa.ArrowException)
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 _DT = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
@@ -207,6 +206,11 @@ class SilverObjects:
         self.objects = {t: [o for o in storage.list(f"silver/{t}/") if o.key.endswith(".parquet")]
                         for t in tables}
 
+    def __eq__(self, other: object) -> bool:  # the same objects, each of the same size and age
+        return isinstance(other, SilverObjects) and self.objects == other.objects
+
+    __hash__ = None  # type: ignore[assignment]
+
     def files(self, table: str, window: Window) -> list[str]:
         return [self.storage.uri(o.key) for o in self.objects[table] if _in_window(o.key, window)]
 
@@ -327,24 +331,10 @@ def build(settings: Settings, window: Window, models: list[str] | None = None,
         silver = SilverObjects(storage)
         report: dict[str, dict[str, int]] = {n: {} for n in names}
         for batch in build_batches(settings, window, silver):
-            for attempt in range(1, S3_READ_ATTEMPTS + 1):
-                try:
-                    built = _build_batch(settings, storage, silver, batch, names, now)
-                    break
-                except (duckdb.InvalidInputException, duckdb.IOException, OSError, pa.ArrowException) as err:
-                    # On S3 DuckDB reads silver by ranges, through Arrow: a partition that
-                    # ingest replaces meanwhile reads as bytes of two versions, which fail
-                    # (Arrow's error, reported by DuckDB as invalid input).
-                    fresh = SilverObjects(storage) if storage.is_s3 else silver
-                    if fresh.objects == silver.objects:
-                        raise
-                    if attempt == S3_READ_ATTEMPTS:
-                        raise RuntimeError(
-                            f"silver changed under each of {attempt} tries to build {batch} (ingest "
-                            "replaced partitions it was reading): build it again later") from err
-                    log.warning("silver was replaced while the build of %s read it (%s): building "
-                                "it again", batch, " ".join(str(err).split())[:200])
-                    silver = fresh
+            built = read_while_replaced(
+                storage, lambda: SilverObjects(storage),
+                lambda listed, batch=batch: _build_batch(settings, storage, listed, batch, names, now),
+                f"silver for the build of {batch}", S3_READ_ERRORS, listed=silver)
             for name, days in built.items():
                 report[name].update(days)
         return report

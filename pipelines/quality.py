@@ -5,16 +5,19 @@ the checks in `dagster_project/` decide what passes and how loudly it fails.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 import duckdb
 import pyarrow.parquet as pq
 
 from pipelines import ledger
-from pipelines.models import parquet_relation
-from pipelines.storage import Storage
+from pipelines.models import S3_READ_ERRORS, parquet_relation
+from pipelines.storage import ObjectInfo, Storage, read_while_replaced
+
+T = TypeVar("T")
 
 # Column names that would mean raw identifiers reached the lake (contract §6).
 FORBIDDEN_COLUMNS = frozenset({
@@ -60,15 +63,32 @@ def reconcile(storage: Storage, days: Iterable[date] | None = None,
     )
 
 
+def _stat(storage: Storage, uris: list[str]) -> list[tuple[int | None, int | None]]:
+    """Size and age of each object: what tells a replaced one."""
+    base = storage.uri("").rstrip("/") + "/"
+    infos = storage.fs.get_file_info([storage.full(u[len(base):]) for u in uris])
+    return [(i.size, i.mtime_ns) for i in infos]
+
+
+def _checked(storage: Storage, uris: list[str], what: str, read: Callable[[], T]) -> T:
+    """`read()`, again when an object it read on S3 was replaced meanwhile (as ingest
+    replaces the current hour): one read then mixes two versions and fails."""
+    return read_while_replaced(storage, lambda: _stat(storage, uris), lambda _: read(), what, S3_READ_ERRORS)
+
+
 def duplicate_keys(storage: Storage, uris: list[str], key: str) -> int:
     """Rows whose `key` value occurs more than once across `uris` (0 for no files)."""
     if not uris:
         return 0
-    con = duckdb.connect()
-    relation = parquet_relation(con, storage, uris, "checked")
-    rows = con.sql(f'select count(*) - count(distinct "{key}") + count(*) filter (where "{key}" is null) '
-                   f"from {relation}").fetchall()
-    return int(rows[0][0])
+
+    def count() -> int:
+        con = duckdb.connect()
+        relation = parquet_relation(con, storage, uris, "checked")
+        rows = con.sql(f'select count(*) - count(distinct "{key}") + count(*) filter (where "{key}" is null) '
+                       f"from {relation}").fetchall()
+        return int(rows[0][0])
+
+    return _checked(storage, uris, f"{len(uris)} object(s) for duplicate {key}s", count)
 
 
 def pii_findings(storage: Storage, uris: list[str]) -> dict[str, int]:
@@ -76,6 +96,10 @@ def pii_findings(storage: Storage, uris: list[str]) -> dict[str, int]:
     `column:forbidden` for a column whose very name says it holds raw identifiers."""
     if not uris:
         return {}
+    return _checked(storage, uris, f"{len(uris)} object(s) for raw personal data", lambda: _pii(storage, uris))
+
+
+def _pii(storage: Storage, uris: list[str]) -> dict[str, int]:
     con = duckdb.connect()
     relation = parquet_relation(con, storage, uris, "checked")
     schema = con.sql(f"select * from {relation} limit 0")
@@ -102,9 +126,15 @@ def pii_findings(storage: Storage, uris: list[str]) -> dict[str, int]:
 
 def partition_rows(storage: Storage, table: str, day: date) -> int:
     """Rows in one day of a silver or gold table, from the Parquet footers (no data read)."""
-    total = 0
-    for obj in storage.list(f"{table}/dt={day.isoformat()}/"):
-        if obj.key.endswith(".parquet"):
-            with storage.open_random(obj.key) as f:  # on S3: the footer by range
-                total += pq.ParquetFile(f).metadata.num_rows
-    return total
+    prefix = f"{table}/dt={day.isoformat()}/"
+
+    def count(objects: list[ObjectInfo]) -> int:
+        total = 0
+        for obj in objects:
+            if obj.key.endswith(".parquet"):
+                with storage.open_random(obj.key) as f:  # on S3: the footer by range
+                    total += pq.ParquetFile(f).metadata.num_rows
+        return total
+
+    return read_while_replaced(storage, lambda: storage.list(prefix), count, f"the footers of {prefix}",
+                               S3_READ_ERRORS)

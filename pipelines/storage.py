@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import shutil
 import uuid
@@ -17,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -26,6 +27,10 @@ import pyarrow.parquet as pq
 from polars.exceptions import PanicException
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REREADS = 4  # tries of a read over S3 objects that are replaced meanwhile
+log = logging.getLogger(__name__)
+L = TypeVar("L")
+T = TypeVar("T")
 
 
 class DamagedFile(Exception):
@@ -282,3 +287,29 @@ class Storage:
         for info in self.fs.get_file_info(selector):
             if info.type == pafs.FileType.Directory:
                 yield info.path[len(self.base) + 1:]
+
+
+def read_while_replaced(storage: Storage, listing: Callable[[], L], read: Callable[[L], T], what: str,
+                        errors: tuple[type[BaseException], ...], *, listed: L | None = None) -> T:
+    """`read(listing())` (`listed`: that listing, already made), tried again with a fresh
+    listing while it fails with one of `errors` on an S3 lake whose listing changed meanwhile.
+
+    Arrow, and DuckDB through it, reads an S3 object by byte ranges after asking for its
+    size, so a partition that ingest replaces in between reads as bytes of two versions and
+    fails (a damaged file, an HTTP 416); locally a reader keeps the file it opened. A failure
+    with the listing unchanged is not this, and propagates."""
+    seen = listing() if listed is None else listed
+    for attempt in range(1, REREADS + 1):
+        try:
+            return read(seen)
+        except errors as err:
+            fresh = listing() if storage.is_s3 else seen
+            if fresh == seen:
+                raise
+            if attempt == REREADS:
+                raise RuntimeError(f"the lake changed under each of {attempt} tries to read {what} (ingest "
+                                   "replaced partitions it was reading): run it again later") from err
+            log.warning("objects were replaced while %s was read (%s): reading again", what,
+                        " ".join(str(err).split())[:200])
+            seen = fresh
+    raise AssertionError("unreachable")

@@ -60,3 +60,28 @@ def apply_env(monkeypatch, url: str) -> None:
     for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(k, raising=False)
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@contextmanager
+def replacing_proxy(upstream: str, versions: Path):
+    """`tests/replacing_proxy.py` in front of `upstream`, replacing the objects whose other
+    versions are in `versions` at their first ranged GET; yields its URL."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tests.replacing_proxy", upstream, str(port), str(versions)],
+                            cwd=Path(__file__).resolve().parents[1])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("the replacing proxy exited during start-up") from None
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("the replacing proxy did not start within 10 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import gzip
 import io
-import itertools
-import logging
 import os
 import subprocess
 import sys
-import threading
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,9 +21,11 @@ from pipelines.config import Ingest, Lake, Settings
 from pipelines.ingest import ingest
 from pipelines.landing import discover
 from pipelines.models import Window, build
+from pipelines.quality import duplicate_keys, partition_rows
 from pipelines.storage import Storage
+from pipelines.verify import verify
 from tests.conftest import KEY
-from tests.s3server import apply_env, aws_env, moto_server
+from tests.s3server import apply_env, aws_env, moto_server, replacing_proxy
 
 DAY = date(2026, 11, 2)
 
@@ -395,13 +395,16 @@ def test_standard_logs_are_listed_from_a_recent_hour_per_distribution(monkeypatc
     assert few_known == recent and in_full == 3
 
 
-def test_a_build_on_s3_reads_past_silver_hours_that_ingest_replaces_meanwhile(s3_url, monkeypatch, small_lake, caplog):
+def test_builds_and_checks_on_s3_read_past_silver_hours_that_ingest_replaces_meanwhile(
+        s3_url, monkeypatch, small_lake, caplog, tmp_path):
     """On S3 DuckDB reads silver through Arrow, by byte ranges after asking for the size:
-    an hour partition replaced meanwhile (as ingest does to the current hour every few
+    an hour partition replaced in between (as ingest does to the current hour every few
     minutes) reads as bytes of two versions, and the build failed ("Parquet magic bytes
-    not found", HTTP 416, thrift errors: six builds in six with every hour being
-    replaced). The build now runs the batch again when silver changed under it, and its
-    gold is a local build's."""
+    not found", HTTP 416, thrift errors: six builds in six while every hour was being
+    replaced), as did the duplicate-key check (ten in ten) and the row count from the
+    footers (six in ten). Here a proxy replaces two hours at the first read of a range of
+    them: each reads again when the objects changed under it, and gives the local lake's
+    figures; `verify`, which takes each object with one GET, finds nothing damaged."""
     apply_env(monkeypatch, s3_url)
     local_root, _ = small_lake
     local = Settings(lake=Lake(root=str(local_root)), ingest=Ingest(workers=1))
@@ -414,43 +417,46 @@ def test_a_build_on_s3_reads_past_silver_hours_that_ingest_replaces_meanwhile(s3
     marts = ["page_views", "daily_site_metrics"]
     build(local, Window(DAY, DAY), marts)
     expected = {m: pl.read_parquet(local_root / f"gold/{m}/dt={DAY}/data.parquet") for m in marts}
+    # Two hours' other versions (ingest replaces the hour in progress, sometimes the one
+    # before): the same rows laid out otherwise (snappy, row groups of 100).
+    same, other = {}, {}
+    for path in hours[-2:]:
+        laid_out = io.BytesIO()
+        pl.read_parquet(path).write_parquet(laid_out, compression="snappy", row_group_size=100)
+        name = f"footfall-churn/lake/{path.relative_to(local_root)}"
+        same[name], other[name] = path.read_bytes(), laid_out.getvalue()
+    versions = tmp_path / "versions"
+    versions.mkdir()
 
-    # Each hour alternates between its bytes and the same rows laid out otherwise (snappy,
-    # row groups of 100), until the build says it is building again.
-    versions = []
-    for path in hours:
-        other = io.BytesIO()
-        pl.read_parquet(path).write_parquet(other, compression="snappy", row_group_size=100)
-        versions.append((f"lake/{path.relative_to(local_root)}", path.read_bytes(), other.getvalue()))
-    again, said = threading.Event(), []
+    def replaced_at_first_range(bodies: dict[str, bytes]) -> None:
+        for name, body in bodies.items():
+            (versions / urllib.parse.quote(name, safe="")).write_bytes(body)
 
-    class Again(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if "silver was replaced while the build of" in record.getMessage():
-                said.append(record.getMessage())
-                again.set()
-
-    def churn() -> None:
-        client = boto3.client("s3", endpoint_url=s3_url)
-        for turn in itertools.count():
-            for key, *bodies in versions:
-                if again.is_set():
-                    return
-                client.put_object(Bucket="footfall-churn", Key=key, Body=bodies[turn % 2])
-
-    handler = Again()
-    logging.getLogger("pipelines.models").addHandler(handler)
-    replacer = threading.Thread(target=churn)
-    replacer.start()
-    try:
-        remote = Settings(lake=Lake(root="s3://footfall-churn/lake"))
+    remote = Settings(lake=Lake(root="s3://footfall-churn/lake"))
+    with replacing_proxy(s3_url, versions) as proxy:
+        apply_env(monkeypatch, proxy)
+        replaced_at_first_range(other)
         built = build(remote, Window(DAY, DAY), marts)
-    finally:
-        again.set()
-        replacer.join()
-        logging.getLogger("pipelines.models").removeHandler(handler)
-    assert said, "no read of the build met a replaced hour"
-    storage = Storage(remote.lake.root)
-    for mart, frame in expected.items():
-        assert built[mart][str(DAY)] == frame.height > 0
-        assert storage.read_frame(f"gold/{mart}/dt={DAY}/data.parquet").equals(frame)
+        assert not list(versions.iterdir())  # both were replaced while read
+        assert "were replaced while silver for the build of 2026-11-02 was read" in caplog.text
+        storage = Storage(remote.lake.root)
+        for mart, frame in expected.items():
+            assert built[mart][str(DAY)] == frame.height > 0
+            assert storage.read_frame(f"gold/{mart}/dt={DAY}/data.parquet").equals(frame)
+
+        request_ids = pl.read_parquet(local_root / "silver/requests/*/*/*.parquet",
+                                      hive_partitioning=False)["request_id"]
+        caplog.clear()
+        replaced_at_first_range(same)
+        uris = [storage.uri(str(path.relative_to(local_root))) for path in hours]
+        assert duplicate_keys(storage, uris, "request_id") == request_ids.is_duplicated().sum() == 0
+        assert not list(versions.iterdir()) and "objects were replaced while" in caplog.text
+        caplog.clear()
+        replaced_at_first_range(other)
+        rows = partition_rows(storage, "silver/requests", DAY)
+        assert "objects were replaced while the footers of silver/requests/dt=2026-11-02/" in caplog.text
+        assert rows == partition_rows(Storage(str(local_root)), "silver/requests", DAY) == len(request_ids) > 0
+        # verify reads each object whole, with one GET: one version, never damage.
+        replaced_at_first_range(same)
+        checked = verify(remote)
+        assert checked.read["silver"] == len(hours) and not checked.damaged
