@@ -2,7 +2,7 @@
 first asks it for a byte range: what an ingest replacing that hour partition does between
 Arrow's asking for the size and its reads of ranges, without the luck of timing.
 
-`python -m tests.replacing_proxy UPSTREAM PORT DIR`: a file in DIR named by the object's
+`python -m tests.replacing_proxy UPSTREAM DIR PORT`: a file in DIR named by the object's
 path quoted (`bucket/key`, `/` as `%2F`) holds its other version; the first ranged GET of
 that path PUTs it upstream, removes the file, then is answered. A process of its own, so
 that no reader in the test process waits on Python's lock for it.
@@ -21,7 +21,7 @@ import boto3
 HOP = {"host", "connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection"}
 
 
-def main(upstream: str, port: int, versions: Path) -> None:
+def main(upstream: str, versions: Path, port: int) -> None:
     target = urllib.parse.urlsplit(upstream)
     s3 = boto3.client("s3", endpoint_url=upstream)  # signed: the server refuses anonymous writes
 
@@ -80,4 +80,4 @@ def main(upstream: str, port: int, versions: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]))
+    main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]))

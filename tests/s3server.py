@@ -19,13 +19,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def moto_server(log: Path | None = None):
-    """Start `moto_server`; yields its endpoint URL and stops it afterwards. `log`: a file
-    for its access log, one line per request served (`"GET /bucket?list-type=2&… HTTP/1.1"`)."""
+def _serving(args: list[str], what: str, **popen):
+    """A server process (`python -m` args, then its port); yields its URL once it answers."""
     port = _free_port()
-    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=out, stderr=out)
+    proc = subprocess.Popen([sys.executable, "-m", *args, str(port)], **popen)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -34,14 +31,25 @@ def moto_server(log: Path | None = None):
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError("moto server exited during start-up") from None
+                    raise RuntimeError(f"{what} exited during start-up") from None
                 time.sleep(0.05)
         else:
-            raise RuntimeError("moto server did not start within 10 s")
+            raise RuntimeError(f"{what} did not start within 10 s")
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextmanager
+def moto_server(log: Path | None = None):
+    """Start `moto_server`; yields its endpoint URL and stops it afterwards. `log`: a file
+    for its access log, one line per request served (`"GET /bucket?list-type=2&… HTTP/1.1"`)."""
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    try:
+        with _serving(["moto.server", "-H", "127.0.0.1", "-p"], "moto server", stdout=out, stderr=out) as url:
+            yield url
+    finally:
         if log:
             out.close()
 
@@ -66,22 +74,6 @@ def apply_env(monkeypatch, url: str) -> None:
 def replacing_proxy(upstream: str, versions: Path):
     """`tests/replacing_proxy.py` in front of `upstream`, replacing the objects whose other
     versions are in `versions` at their first ranged GET; yields its URL."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.replacing_proxy", upstream, str(port), str(versions)],
-                            cwd=Path(__file__).resolve().parents[1])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("the replacing proxy exited during start-up") from None
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("the replacing proxy did not start within 10 s")
+    with _serving(["tests.replacing_proxy", upstream, str(versions)], "the replacing proxy",
+                  cwd=Path(__file__).resolve().parents[1]) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

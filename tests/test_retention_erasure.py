@@ -86,6 +86,17 @@ def raw_visitor(root) -> str:
     raise AssertionError("no visitor id in the beacon landing records")
 
 
+def assert_visitors_counted_from_silver(root) -> None:
+    """The day's visitor count in gold is silver's: on the beacon site every non-bot beacon
+    event is activity (page_views.source = auto), so those visitors are counted directly."""
+    visitors = duckdb.sql(f"select visitors from read_parquet('{root}/gold/daily_site_metrics/*/*.parquet') "
+                          f"where site = 'www.example.com' and dt = date '{DAY}'").fetchall()[0][0]
+    assert visitors == duckdb.sql(
+        f"select count(distinct visitor_id) from read_parquet('{root}/silver/events/*/*/*.parquet', "
+        f"hive_partitioning = false) where site = 'www.example.com' and not is_bot and dt = date '{DAY}'"
+    ).fetchall()[0][0]
+
+
 def test_erasure_removes_one_visitor_everywhere_and_only_them(built, capsys, monkeypatch):
     root, settings = built
     raw = raw_visitor(root)
@@ -104,14 +115,7 @@ def test_erasure_removes_one_visitor_everywhere_and_only_them(built, capsys, mon
     for mart in ("page_views", "sessions"):
         assert count(root, f"gold/{mart}/*/*.parquet", f"visitor_id = '{vid}'") == 0
     assert count(root, "gold/sessions/*/*.parquet") == sessions_before - their_sessions
-    # The day's visitor count was rebuilt without them: on the beacon site every non-bot
-    # beacon event is activity (page_views.source = auto), so count those visitors directly.
-    visitors = duckdb.sql(f"select visitors from read_parquet('{root}/gold/daily_site_metrics/*/*.parquet') "
-                          f"where site = 'www.example.com' and dt = date '{DAY}'").fetchall()[0][0]
-    assert visitors == duckdb.sql(
-        f"select count(distinct visitor_id) from read_parquet('{root}/silver/events/*/*/*.parquet', "
-        f"hive_partitioning = false) where site = 'www.example.com' and not is_bot and dt = date '{DAY}'"
-    ).fetchall()[0][0]
+    assert_visitors_counted_from_silver(root)  # rebuilt without them
     log = (root / "state/erasure_log.json").read_text()
     assert raw not in log and vid not in log and json.loads(log)[0]["verified_absent"] is True
     # By hash, through the CLI: nothing is left to remove, and it says so.
@@ -223,12 +227,7 @@ def test_a_build_that_read_silver_before_an_erase_builds_again_and_gold_stays_wi
     assert not failed and not builder.is_alive()
     for mart in ("page_views", "sessions"):
         assert count(root, f"gold/{mart}/*/*.parquet", f"visitor_id = '{vid}'") == 0
-    visitors = duckdb.sql(f"select visitors from read_parquet('{root}/gold/daily_site_metrics/*/*.parquet') "
-                          f"where site = 'www.example.com' and dt = date '{DAY}'").fetchall()[0][0]
-    assert visitors == duckdb.sql(
-        f"select count(distinct visitor_id) from read_parquet('{root}/silver/events/*/*/*.parquet', "
-        f"hive_partitioning = false) where site = 'www.example.com' and not is_bot and dt = date '{DAY}'"
-    ).fetchall()[0][0]
+    assert_visitors_counted_from_silver(root)
     assert "an erase ended while the build of 2026-11-02 ran: building it again" in caplog.text
 
 
