@@ -55,11 +55,6 @@ def _files_with(storage: Storage, prefix: str, visitor_id: str) -> dict[str, int
     return {uri: n for uri, n in hits.items() if n}
 
 
-def _key(storage: Storage, uri: str) -> str:
-    base = storage.uri("")
-    return uri[len(base):].lstrip("/")
-
-
 def erase(settings: Settings, key: bytes, *, raw_id: str | None = None, visitor_id: str | None = None,
           dry_run: bool = False) -> ErasureResult:
     """Erase one visitor, holding the lake's writer lock (an ingest merging an hour at the
@@ -81,7 +76,7 @@ def _erase(settings: Settings, storage: Storage, key: bytes, vid: str, lock: Wri
         hits = _files_with(storage, f"silver/{table}/", vid)
         result.rows_removed[table] = sum(hits.values())
         for uri in hits:
-            k = _key(storage, uri)
+            k = storage.key_of(uri)
             days.add(date.fromisoformat(k.split("dt=")[1][:10]))
             if lock is not None:
                 lock.check()
@@ -90,7 +85,7 @@ def _erase(settings: Settings, storage: Storage, key: bytes, vid: str, lock: Wri
                 result.files_rewritten += 1
     # Gold days holding them though silver does not (written before builds waited out
     # erases, by a build that read silver before an erase rewrote it) are rebuilt too.
-    stale = {_key(storage, uri).split("dt=")[1][:10] for uri in _files_with(storage, "gold/", vid)}
+    stale = {storage.key_of(uri).split("dt=")[1][:10] for uri in _files_with(storage, "gold/", vid)}
     if days or stale:
         built = sorted({o.key.split("dt=")[1][:10] for name in MARTS
                         for o in storage.list(f"gold/{name}/") if "dt=" in o.key})

@@ -255,8 +255,7 @@ def arrow_dataset(storage: Storage, uris: list[str], every_schema: bool = False)
     footer read each)."""
     import pyarrow.dataset as ds  # only for an S3 lake: importing it imports pandas (~1 s)
 
-    base = storage.uri("").rstrip("/") + "/"
-    paths = [storage.full(u[len(base):]) for u in uris]
+    paths = [storage.full(storage.key_of(u)) for u in uris]
     if not every_schema:
         return ds.dataset(paths, filesystem=storage.fs, format="parquet")
     factory = ds.FileSystemDatasetFactory(storage.fs, paths, ds.ParquetFileFormat())

@@ -65,8 +65,7 @@ def reconcile(storage: Storage, days: Iterable[date] | None = None,
 
 def _stat(storage: Storage, uris: list[str]) -> list[tuple[int | None, int | None]]:
     """Size and age of each object: what tells a replaced one."""
-    base = storage.uri("").rstrip("/") + "/"
-    infos = storage.fs.get_file_info([storage.full(u[len(base):]) for u in uris])
+    infos = storage.fs.get_file_info([storage.full(storage.key_of(u)) for u in uris])
     return [(i.size, i.mtime_ns) for i in infos]
 
 

@@ -93,6 +93,10 @@ class Storage:
         """Address of a key for other readers (DuckDB, awswrangler)."""
         return f"s3://{self.full(key)}" if self.is_s3 else self.full(key)
 
+    def key_of(self, uri: str) -> str:
+        """The key of an address `uri` gave."""
+        return uri[len(self.uri("")):].lstrip("/")
+
     def list(self, prefix: str, after: str = "") -> list[ObjectInfo]:
         """Every object below `prefix`, sorted by key; missing prefix → empty list.
 
