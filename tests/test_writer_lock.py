@@ -157,7 +157,9 @@ def test_on_s3_one_writer_wins_a_dead_ones_lease_runs_out_and_a_live_one_renews(
         s3.upload_file(str(path), "footfall-lock", f"lake/{path.relative_to(local_root)}")
     storage = Storage("s3://footfall-lock/lake")
 
-    # Eight writers at once over HTTP: the conditional PUT lets exactly one in.
+    # Eight writers at once over HTTP: the conditional PUT lets exactly one in. (It holds
+    # for 5 s: each writer makes its own boto3 client after the barrier, and on a busy
+    # 2-core machine one took over a second to reach S3, after a 1 s holder had let go.)
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
 
@@ -166,7 +168,7 @@ def test_on_s3_one_writer_wins_a_dead_ones_lease_runs_out_and_a_live_one_renews(
         try:
             with writer_lock.writer_lock(storage, "ingest"):
                 outcomes.append("held")
-                time.sleep(1)
+                time.sleep(5)
         except LakeBusy:
             outcomes.append("busy")
 
