@@ -8,28 +8,47 @@ is cheap and it is never stale about rows, only about which tables exist.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import TypeVar
 
 import duckdb
 
-from pipelines.models import arrow_dataset
-from pipelines.storage import Storage
+from pipelines.models import S3_READ_ERRORS, arrow_dataset
+from pipelines.storage import ObjectInfo, Storage, read_while_replaced
+
+T = TypeVar("T")
 
 CATALOG_KEY = "catalog.duckdb"
 
 
-def _tables(storage: Storage) -> Iterator[tuple[str, str, list[str]]]:
-    """(name, Parquet glob, Parquet keys) of every silver and gold table that has data."""
-    for layer, depth in (("silver", "*/*/*.parquet"), ("gold", "*/*.parquet")):
-        for prefix in storage.iter_prefixes(layer):
-            keys = [o.key for o in storage.list(prefix + "/") if o.key.endswith(".parquet")]
-            if keys:
-                yield prefix.rsplit("/", 1)[-1], storage.uri(f"{prefix}/{depth}"), keys
+class LakeTables:
+    """Every silver and gold table that has data, with its Parquet objects: listed once for
+    a connection, and compared with a later listing to tell whether ingest or a build
+    replaced objects while they were read."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self.objects: dict[str, tuple[str, list[ObjectInfo]]] = {}  # name → (glob, objects)
+        for layer, depth in (("silver", "*/*/*.parquet"), ("gold", "*/*.parquet")):
+            for prefix in storage.iter_prefixes(layer):
+                objects = [o for o in storage.list(prefix + "/") if o.key.endswith(".parquet")]
+                if objects:
+                    self.objects[prefix.rsplit("/", 1)[-1]] = (storage.uri(f"{prefix}/{depth}"), objects)
+
+    def __eq__(self, other: object) -> bool:  # the same objects, each of the same size and age
+        return isinstance(other, LakeTables) and self.objects == other.objects
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def tables(storage: Storage) -> dict[str, str]:
     """Table name → Parquet glob, for every silver and gold table that has data."""
-    return {name: glob for name, glob, _ in _tables(storage)}
+    return {name: glob for name, (glob, _) in LakeTables(storage).objects.items()}
+
+
+def _view(name: str, glob: str) -> str:
+    return (f'create or replace view "{name}" as select * from read_parquet('
+            f"'{glob}', hive_partitioning = false, union_by_name = true)")
 
 
 def rebuild(storage: Storage) -> list[str]:
@@ -42,24 +61,38 @@ def rebuild(storage: Storage) -> list[str]:
     try:
         views = tables(storage)
         for name, glob in sorted(views.items()):
-            con.execute(f'create or replace view "{name}" as select * from read_parquet('
-                        f"'{glob}', hive_partitioning = false, union_by_name = true)")
+            con.execute(_view(name, glob))
     finally:
         con.close()
     os.replace(temp, path)
     return sorted(views)
 
 
-def connect(storage: Storage) -> duckdb.DuckDBPyConnection:
+def connect(storage: Storage, listed: LakeTables | None = None) -> duckdb.DuckDBPyConnection:
     """A connection with a view per table (in memory, so it works for any lake root). On S3
     a table is an Arrow dataset, as the models read it (DuckDB's own S3 reader is an
     extension to download), with the columns of its newest object."""
     con = duckdb.connect()
     con.execute("set timezone = 'UTC'")
-    for name, glob, keys in sorted(_tables(storage)):
+    for name, (glob, objects) in sorted((listed or LakeTables(storage)).objects.items()):
         if storage.is_s3:
-            con.register(name, arrow_dataset(storage, [storage.uri(k) for k in reversed(keys)]))
+            con.register(name, arrow_dataset(storage, [storage.uri(o.key) for o in reversed(objects)]))
             continue
-        con.execute(f'create view "{name}" as select * from read_parquet('
-                    f"'{glob}', hive_partitioning = false, union_by_name = true)")
+        con.execute(_view(name, glob))
     return con
+
+
+def reading(storage: Storage, read: Callable[[duckdb.DuckDBPyConnection], T], what: str) -> T:
+    """`read` over a fresh connection to the lake's tables; on S3 tried again, over a fresh
+    listing, when it failed because ingest or a build replaced objects while it read them
+    (an hour of silver is replaced every few minutes, so a query of today's traffic would
+    otherwise fail now and then with Arrow's "Parquet magic bytes not found")."""
+
+    def attempt(listed: LakeTables) -> T:
+        con = connect(storage, listed)
+        try:
+            return read(con)
+        finally:
+            con.close()
+
+    return read_while_replaced(storage, lambda: LakeTables(storage), attempt, what, S3_READ_ERRORS)

@@ -23,9 +23,12 @@ from rich.table import Table
 
 from pipelines.config import ConfigError, Settings, load_settings
 from pipelines.hashing import MissingKeyError, demo_key, load_key
+from pipelines.storage import KeptChanging
 from pipelines.writer_lock import EXIT_BUSY, LakeBusy, LeaseLost
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from pipelines.storage import Storage
 
 console = Console(stderr=True, soft_wrap=True)
@@ -329,16 +332,21 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from pipelines.catalog import connect
+    from pipelines.catalog import reading
+    from pipelines.partitions import damaged_file_message
 
-    con = connect(_lake(_settings(args)))
+    def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+        result = con.sql(args.sql)  # a SELECT runs (and fails) at .pl()
+        return None if result is None else result.pl()
+
     try:
-        result = con.sql(args.sql)
+        frame = reading(_lake(_settings(args)), run, "the query's tables")
     except duckdb.Error as err:
+        if damaged_file_message(err):  # main names the file and its repair
+            raise
         raise UserError(f"query failed: {str(err).splitlines()[0]}") from None
-    if result is None:
+    if frame is None:
         return 0
-    frame = result.pl()
     if args.csv:
         sys.stdout.write(frame.write_csv())
         return 0
@@ -354,11 +362,12 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_online(args: argparse.Namespace) -> int:
-    from pipelines.catalog import connect
+    from pipelines.catalog import reading
     from pipelines.journey import latest_presence
 
     try:
-        snapshots, routes = latest_presence(connect(_lake(_settings(args))), args.top)
+        snapshots, routes = reading(_lake(_settings(args)), lambda con: latest_presence(con, args.top),
+                                    "the presence tables")
     except LookupError as err:
         raise UserError(str(err)) from None
     now = datetime.now(UTC)
@@ -385,14 +394,15 @@ def age(delta: timedelta) -> str:
 
 
 def cmd_journey(args: argparse.Namespace) -> int:
-    from pipelines.catalog import connect
+    from pipelines.catalog import reading
     from pipelines.journey import journey
 
     if not (args.session or args.visitor):
         raise UserError("give --session ID or --visitor ID")
     try:
-        steps = journey(connect(_lake(_settings(args))), session_id=args.session,
-                        visitor_id=args.visitor)
+        steps = reading(_lake(_settings(args)),
+                        lambda con: journey(con, session_id=args.session, visitor_id=args.visitor),
+                        "the journey's tables")
     except LookupError as err:
         raise UserError(str(err)) from None
     table = Table(title="journey")
@@ -577,6 +587,18 @@ def _days(text: str) -> int:
     return int(text)
 
 
+def _visitors(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of visitors like 3000")
+    return int(text)
+
+
+def _bots(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bots like 12 (0 for none)")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="path of footfall.toml (default: $FOOTFALL_CONFIG or ./footfall.toml)")
@@ -590,10 +612,10 @@ def parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", parents=[common], help="write synthetic landing data")
     g.add_argument("--start", type=_date, help="first day (default: DAYS days ending yesterday)")
-    g.add_argument("--days", type=int, default=3)
-    g.add_argument("--visitors", type=int, default=3000, help="human visitors per site")
-    g.add_argument("--bots", type=int, default=12)
-    g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--days", type=_days, default=3, help="days of traffic (default 3)")
+    g.add_argument("--visitors", type=_visitors, default=3000, help="human visitors per site (default 3000)")
+    g.add_argument("--bots", type=_bots, default=12, help="crawlers per site (default 12)")
+    g.add_argument("--seed", type=int, default=7, help="the same seed writes the same data (default 7)")
     g.add_argument("--sources", nargs="+", default=["rtl", "standard", "beacon"],
                    choices=["rtl", "standard", "beacon"])
     g.set_defaults(func=cmd_generate)
@@ -664,9 +686,9 @@ def parser() -> argparse.ArgumentParser:
                    "(default: all; retention.landing days is what landing can still rebuild)")
     v.set_defaults(func=cmd_verify)
     d = sub.add_parser("demo", parents=[common], help="generate a demo lake and run the pipeline")
-    d.add_argument("--days", type=int, default=3)
-    d.add_argument("--visitors", type=int, default=3000)
-    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--days", type=_days, default=3, help="days of traffic, ending yesterday (default 3)")
+    d.add_argument("--visitors", type=_visitors, default=3000, help="human visitors per site (default 3000)")
+    d.add_argument("--seed", type=int, default=7, help="the same seed writes the same data (default 7)")
     d.add_argument("--fresh", action="store_true", help="delete a local demo lake first")
     d.set_defaults(func=cmd_demo)
     return p
@@ -682,7 +704,7 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionError as err:
         console.print(f"[red]error[/]: no permission for {escape(str(err.filename))}: check the lake path and its owner")
         return 2
-    except (LakeBusy, LeaseLost) as err:  # nothing was written; a scheduler may try again
+    except (LakeBusy, LeaseLost, KeptChanging) as err:  # nothing was written; a scheduler may try again
         console.print(f"[yellow]busy[/]: {escape(str(err))}")
         return EXIT_BUSY
     except KeyboardInterrupt:

@@ -28,7 +28,7 @@ import pyarrow as pa
 from pipelines.config import Settings
 from pipelines.erased import build_past_erasures
 from pipelines.schemas import SILVER, sql_type
-from pipelines.storage import Storage, read_while_replaced
+from pipelines.storage import ObjectInfo, Storage, read_while_replaced
 
 if TYPE_CHECKING:
     import pyarrow.dataset
@@ -228,11 +228,17 @@ class SilverObjects:
         return sizes
 
 
-def gold_partition(storage: Storage, table: str, day: date) -> list[str]:
-    """Keys of a gold day's Parquet objects: `data.parquet` from DuckDB, Athena's own names
+def gold_objects(storage: Storage, table: str, day: date) -> list[ObjectInfo]:
+    """A gold day's Parquet objects, by key: `data.parquet` from DuckDB, Athena's own names
     from an INSERT (hidden temporaries excluded)."""
-    return sorted(o.key for o in storage.list(f"gold/{table}/dt={day.isoformat()}/")
-                  if o.key.endswith(".parquet") and not o.key.rsplit("/", 1)[-1].startswith("."))
+    return sorted((o for o in storage.list(f"gold/{table}/dt={day.isoformat()}/")
+                   if o.key.endswith(".parquet") and not o.key.rsplit("/", 1)[-1].startswith(".")),
+                  key=lambda o: o.key)
+
+
+def gold_partition(storage: Storage, table: str, day: date) -> list[str]:
+    """Keys of a gold day's Parquet objects (`gold_objects`)."""
+    return [o.key for o in gold_objects(storage, table, day)]
 
 
 def unbuilt_days(storage: Storage, table: str, days: list[date]) -> list[date]:

@@ -21,13 +21,14 @@ from pipelines.config import Settings
 from pipelines.export import safe_csv
 from pipelines.landing import landing_hour
 from pipelines.models import (
+    S3_READ_ERRORS,
     Window,
-    gold_partition,
+    gold_objects,
     not_built_message,
     parquet_relation,
     unbuilt_days,
 )
-from pipelines.storage import ObjectInfo, Storage
+from pipelines.storage import ObjectInfo, Storage, read_while_replaced
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 HEADLINE = [  # (column of daily_site_metrics, label, kind)
@@ -91,15 +92,21 @@ class Gold:
 
     def frame(self, table: str, days: list[date], where: str = "true", params: list | None = None,
               order: str = "1") -> pl.DataFrame:
-        files = [self.storage.uri(k) for d in days for k in gold_partition(self.storage, table, d)]
-        if not files:
-            return pl.DataFrame()
-        relation = parquet_relation(self.con, self.storage, files, "gold_input")
-        query = f"select * from {relation} where {where} order by {order}"
         values = {f"p{i}": p for i, p in enumerate(params or [])}
-        frame = pl.from_arrow(self.con.sql(query, params=values).to_arrow_table())
-        assert isinstance(frame, pl.DataFrame)
-        return frame
+
+        def read(objects: list[ObjectInfo]) -> pl.DataFrame:
+            if not objects:
+                return pl.DataFrame()
+            relation = parquet_relation(self.con, self.storage, [self.storage.uri(o.key) for o in objects],
+                                        "gold_input")
+            query = f"select * from {relation} where {where} order by {order}"
+            frame = pl.from_arrow(self.con.sql(query, params=values).to_arrow_table())
+            assert isinstance(frame, pl.DataFrame)
+            return frame
+
+        # On S3 a build may replace the day's partition while the report reads it.
+        return read_while_replaced(self.storage, lambda: [o for d in days for o in gold_objects(self.storage, table, d)],
+                                   read, f"gold/{table} for the report", S3_READ_ERRORS)
 
 
 def _change(now: float | None, before: float | None) -> float | None:

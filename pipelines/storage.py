@@ -33,6 +33,11 @@ L = TypeVar("L")
 T = TypeVar("T")
 
 
+class KeptChanging(RuntimeError):
+    """Objects a read needed were replaced under each of its tries: nothing is wrong with
+    them, and the same command run a little later succeeds."""
+
+
 class DamagedFile(Exception):
     """A file of the lake that Footfall wrote no longer reads as one (cut short, overwritten
     or replaced outside Footfall); the message says what to do about it."""
@@ -311,9 +316,9 @@ def read_while_replaced(storage: Storage, listing: Callable[[], L], read: Callab
             if fresh == seen:
                 raise
             if attempt == REREADS:
-                raise RuntimeError(f"the lake changed under each of {attempt} tries to read {what} (ingest "
-                                   "replaced partitions it was reading): run it again later") from err
-            log.warning("objects were replaced while %s was read (%s): reading again", what,
+                raise KeptChanging(f"the lake changed under each of {attempt} tries to read {what} (ingest or "
+                                   "a build replaced objects it was reading): run it again later") from err
+            log.warning("objects were replaced while reading %s (%s): reading again", what,
                         " ".join(str(err).split())[:200])
             seen = fresh
     raise AssertionError("unreachable")

@@ -56,6 +56,10 @@ def test_generate_then_ingest_then_nothing_new(tmp_path):
     assert csv.returncode == 0 and csv.stdout.splitlines() == ["n", str(sessions.height)]
     bad = run("query", "--lake", lake, "select nope from sessions")
     assert bad.returncode == 2 and "query failed" in bad.stderr and "Traceback" not in bad.stderr
+    # An error met while the query runs (not while DuckDB plans it) is as plain.
+    cast = run("query", "--lake", lake, "select cast(path as integer) from page_views")
+    assert cast.returncode == 2 and "Traceback" not in cast.stderr
+    assert "query failed: Conversion Error: Could not convert string '/" in cast.stderr
 
 
 def test_missing_hash_key_is_a_one_line_error(tmp_path):
@@ -63,6 +67,20 @@ def test_missing_hash_key_is_a_one_line_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "FOOTFALL_HASH_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_impossible_sizes_for_generated_data_are_one_line_errors_and_write_nothing(tmp_path):
+    """`--days 0` or `--visitors -3` used to end in a numpy traceback after the lake was made."""
+    lake = tmp_path / "lake"
+    for command, flag, value, says in [("generate", "--days", "0", "is not a number of days like 7"),
+                                       ("generate", "--visitors", "-3", "is not a number of visitors"),
+                                       ("generate", "--bots", "-1", "is not a number of bots"),
+                                       ("demo", "--days", "two", "is not a number of days like 7"),
+                                       ("demo", "--visitors", "0", "is not a number of visitors")]:
+        result = run(command, "--lake", str(lake), flag, value)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert f"argument {flag}: '{value}' {says}" in result.stderr
+    assert not lake.exists()
 
 
 def test_a_lake_that_is_not_there_is_named_and_left_uncreated(tmp_path):

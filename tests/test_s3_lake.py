@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import os
@@ -17,13 +18,16 @@ import polars as pl
 import pytest
 
 from pipelines import ledger
+from pipelines.cli import main
 from pipelines.config import Ingest, Lake, Settings
 from pipelines.ingest import ingest
 from pipelines.landing import discover
 from pipelines.models import Window, build
 from pipelines.quality import duplicate_keys, partition_rows
-from pipelines.storage import Storage
+from pipelines.report import gather
+from pipelines.storage import KeptChanging, Storage, read_while_replaced
 from pipelines.verify import verify
+from pipelines.writer_lock import EXIT_BUSY
 from tests.conftest import KEY
 from tests.s3server import apply_env, aws_env, moto_server, replacing_proxy
 
@@ -438,7 +442,7 @@ def test_builds_and_checks_on_s3_read_past_silver_hours_that_ingest_replaces_mea
         replaced_at_first_range(other)
         built = build(remote, Window(DAY, DAY), marts)
         assert not list(versions.iterdir())  # both were replaced while read
-        assert "were replaced while silver for the build of 2026-11-02 was read" in caplog.text
+        assert "were replaced while reading silver for the build of 2026-11-02" in caplog.text
         storage = Storage(remote.lake.root)
         for mart, frame in expected.items():
             assert built[mart][str(DAY)] == frame.height > 0
@@ -454,9 +458,94 @@ def test_builds_and_checks_on_s3_read_past_silver_hours_that_ingest_replaces_mea
         caplog.clear()
         replaced_at_first_range(other)
         rows = partition_rows(storage, "silver/requests", DAY)
-        assert "objects were replaced while the footers of silver/requests/dt=2026-11-02/" in caplog.text
+        assert "objects were replaced while reading the footers of silver/requests/dt=2026-11-02/" in caplog.text
         assert rows == partition_rows(Storage(str(local_root)), "silver/requests", DAY) == len(request_ids) > 0
         # verify reads each object whole, with one GET: one version, never damage.
         replaced_at_first_range(same)
         checked = verify(remote)
         assert checked.read["silver"] == len(hours) and not checked.damaged
+
+
+def test_queries_and_the_report_on_s3_read_past_objects_replaced_meanwhile(
+        s3_url, monkeypatch, small_lake, caplog, capsys, tmp_path):
+    """`footfall query` (and `online`, `journey`) and the daily report read an S3 lake
+    through Arrow's ranged reads too, so they failed with Arrow's error when ingest replaced
+    an hour of silver, or a build a day of gold, while they read it. Through the proxy that
+    replaces objects at their first range read, each reads again and gives the local lake's
+    answer."""
+    apply_env(monkeypatch, s3_url)
+    local_root, _ = small_lake
+    local = Settings(lake=Lake(root=str(local_root)), ingest=Ingest(workers=1))
+    ingest(local, KEY)
+    build(local, Window(DAY, DAY))
+    s3 = boto3.client("s3", endpoint_url=s3_url)
+    s3.create_bucket(Bucket="footfall-asking")
+    for path in sorted(local_root.rglob("*")):
+        if path.is_file() and path.relative_to(local_root).parts[0] in ("silver", "gold", "state"):
+            s3.upload_file(str(path), "footfall-asking", f"lake/{path.relative_to(local_root)}")
+    versions = tmp_path / "versions"
+    versions.mkdir()
+
+    def replaced_at_first_range(parts: list[str]) -> None:
+        """Other versions (the same rows laid out otherwise) of these parts of the lake."""
+        for part in parts:
+            laid_out = io.BytesIO()
+            pl.read_parquet(local_root / part).write_parquet(laid_out, compression="snappy", row_group_size=50)
+            name = urllib.parse.quote(f"footfall-asking/lake/{part}", safe="")
+            (versions / name).write_bytes(laid_out.getvalue())
+
+    requests = pl.read_parquet(local_root / "silver/requests/*/*/*.parquet", hive_partitioning=False)
+    sql = ("select count(*) as requests, count(distinct visitor_id) as visitors, "
+           "count(*) filter (where is_page_view) as page_views from requests")
+    expected = f"requests,visitors,page_views\n{requests.height},{requests['visitor_id'].n_unique()}," \
+               f"{requests['is_page_view'].sum()}\n"
+    hours = sorted(str(p.relative_to(local_root)) for p in (local_root / "silver/requests").rglob("*.parquet"))
+    remote = Settings(lake=Lake(root="s3://footfall-asking/lake"))
+    gold_parts = [f"gold/{t}/dt={DAY}/data.parquet" for t in ("daily_site_metrics", "page_views")]
+    with replacing_proxy(s3_url, versions) as proxy:
+        apply_env(monkeypatch, proxy)
+        replaced_at_first_range(hours[-2:])
+        capsys.readouterr()
+        assert main(["query", "--lake", remote.lake.root, "--csv", sql]) == 0
+        assert capsys.readouterr().out == expected
+        assert not list(versions.iterdir())  # both hours were replaced while read
+        assert "objects were replaced while reading the query's tables" in caplog.text
+
+        caplog.clear()
+        replaced_at_first_range(gold_parts)
+        report = gather(remote, DAY)
+        assert not list(versions.iterdir())
+        assert "objects were replaced while reading gold/daily_site_metrics for the report" in caplog.text
+        assert "objects were replaced while reading gold/page_views for the report" in caplog.text
+    # The same report as the local lake's, hourly page views included.
+    mine = gather(local, DAY)
+    assert dataclasses.replace(report, generated_at=mine.generated_at) == mine
+    assert sum(h["page_views"] for s in report.sites for h in s.hourly) == \
+        pl.read_parquet(local_root / gold_parts[1]).height > 0
+
+
+def test_a_read_that_the_lake_keeps_changing_under_gives_up_with_a_busy_exit(monkeypatch, tmp_path, capsys):
+    """Reading again is bounded: objects replaced under each of four tries end the read with
+    "run it again later" (the CLI's busy exit, as for a held lake, so a scheduler retries),
+    and a failure with the objects unchanged is a real one and propagates at once."""
+    s3_like = type("S3Like", (), {"is_s3": True})()
+    listings, reads = iter(range(100)), []
+
+    def failing(listed: int) -> None:
+        reads.append(listed)
+        raise OSError("Parquet magic bytes not found")
+
+    with pytest.raises(KeptChanging, match=r"under each of 4 tries to read gold/x \(.*\): run it again later"):
+        read_while_replaced(s3_like, lambda: next(listings), failing, "gold/x", (OSError,))
+    assert reads == [0, 1, 2, 3]
+    reads.clear()
+    with pytest.raises(OSError, match="magic bytes"):
+        read_while_replaced(s3_like, lambda: "the same", failing, "gold/x", (OSError,))
+    assert reads == ["the same"]
+
+    def kept_changing(*args, **kwargs):
+        raise KeptChanging("the lake changed under each of 4 tries to read the query's tables")
+
+    monkeypatch.setattr("pipelines.catalog.reading", kept_changing)
+    assert main(["query", "--lake", str(tmp_path), "select 1"]) == EXIT_BUSY
+    assert "busy: the lake changed under each of 4 tries" in capsys.readouterr().err
