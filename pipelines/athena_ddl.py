@@ -58,7 +58,8 @@ def render_all(settings: Settings, database: str = "footfall", root: str | None 
         common, start_hour=start_day.replace("-", "/") + "/00",
         columns=[(column_name(f), NUMERIC.get(f, "string")) for f in settings.rtl.fields])
     out["raw_standard_logs"] = env.get_template("raw_standard_logs.sql.j2").render(
-        common, columns=[(column_name(f), NUMERIC.get(f, "string")) for f in STANDARD_FIELDS_33])
+        common, delimiter=settings.standard.field_delimiter, headerless=bool(settings.standard.fields),
+        columns=[(column_name(f), NUMERIC.get(f, "string")) for f in settings.standard.fields or STANDARD_FIELDS_33])
     table = env.get_template("parquet_table.sql.j2")
     for name, schema in SILVER.items():
         out[name] = table.render(common, table=name, zone="silver", hourly=True,

@@ -39,6 +39,16 @@ class Rtl:
 
 
 @dataclass(frozen=True)
+class Standard:
+    # Standard logging v2 lets its W3C and plain output separate fields with another
+    # delimiter (up to five characters; "\t" may be written for a tab); legacy logs use a tab.
+    field_delimiter: str = "\t"
+    # The fields of input without a `#Fields:` line (v2 plain output), in their order;
+    # empty = the legacy 33-field layout. An object's own `#Fields:` line always wins.
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Identity:
     visitor_header: str = "x-visitor-id"  # request header with the first-party visitor id
     hash_key_env: str = "FOOTFALL_HASH_KEY"  # environment variable holding the secret key
@@ -181,6 +191,7 @@ class Settings:
     engine: str = "duckdb"  # duckdb or athena
     lake: Lake = Lake()
     rtl: Rtl = Rtl()
+    standard: Standard = Standard()
     identity: Identity = Identity()
     sessions: Sessions = Sessions()
     presence: Presence = Presence()
@@ -320,4 +331,9 @@ def load_settings(path: str | Path | None = None, *, lake: str | None = None) ->
         realtime_positions(settings.rtl.fields)
     except ValueError as err:
         raise ConfigError(f"rtl.fields: {err}") from None
+    delimiter = settings.standard.field_delimiter.replace("\\t", "\t")
+    if not 1 <= len(delimiter) <= 5 or {"\n", "\r", "#", "'", "\\"} & set(delimiter):
+        raise ConfigError("standard.field_delimiter must be one to five characters, none of them a line "
+                          f"break, '#', a quote or a backslash, got {settings.standard.field_delimiter!r}")
+    settings = dataclasses.replace(settings, standard=dataclasses.replace(settings.standard, field_delimiter=delimiter))
     return settings.with_lake(lake)

@@ -425,9 +425,8 @@ def _parse_object(task: ParseTask, storage: Storage, index: int, results: dict[i
                         quarantines, batch.opts, batch.lock)
                 continue
             else:
-                if n == 0:  # each standard log object starts with its own directives
-                    std.names = StandardParser().names
-                    std.next_line = 1
+                if n == 0:
+                    std.start_object()
                 with task.clock("split lines"):
                     lines, segments = std.segments(chunk)
                 next_line = std.next_line
@@ -451,7 +450,8 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
                    for i, o in task.objects}
     opts = dict(visitor_header=settings.identity.visitor_header,
                 max_line_bytes=settings.ingest.max_line_bytes)
-    std = StandardParser(**opts) if task.source == "standard" else None
+    std = StandardParser(**opts, delimiter=settings.standard.field_delimiter,
+                         fields=settings.standard.fields) if task.source == "standard" else None
     if task.source == "rtl":
         rtl = RealtimeParser(settings.rtl.fields, **opts)
         batch = _Batch(task, results, quarantines, lambda lines, _layout: rtl.parse_lines(lines))

@@ -76,7 +76,9 @@ def realtime_positions(selected: list[str] | tuple[str, ...]) -> list[str]:
     return [f for f in REALTIME_FIELDS if f in chosen]
 
 
-def standard_names(fields_line: str) -> list[str]:
-    """Field names of a standard log `#Fields:` directive, with role aliases applied."""
-    names = fields_line.split(":", 1)[1].split() if ":" in fields_line else []
+def standard_names(fields_line: str, delimiter: str = "\t") -> list[str]:
+    """Field names of a standard log `#Fields:` directive, with role aliases applied; the
+    names are separated by spaces, or by the records' own delimiter."""
+    body = fields_line.split(":", 1)[1] if ":" in fields_line else ""
+    names = (body.replace(delimiter, " ") if delimiter.strip() else body).split()
     return [STANDARD_ALIASES.get(n, n) for n in names]

@@ -50,8 +50,11 @@ def split_fields(
     wanted = [i for i, c in enumerate(names) if keep is None or c in keep]
     columns = [f"column_{i}" for i in sorted({*wanted, n - 1, n})]
     # One source per chunk: Polars reads them in place and in parallel, no joined copy.
+    sources, one_byte = _sources(lines), sep
+    if len(sep.encode()) != 1:  # Polars splits on one byte: a longer delimiter becomes a tab
+        sources, one_byte = [s.replace(sep.encode(), b"\t") for s in sources], "\t"
     fields = pl.scan_csv(
-        _sources(lines), has_header=False, separator=sep, quote_char=None,
+        sources, has_header=False, separator=one_byte, quote_char=None,
         schema={f"column_{i}": pl.String for i in range(n + 1)},
         # `-` is a missing value, but not in the last known column (standard logs often end
         # in a `-` field) nor past it: there a null means the line ended before it.

@@ -39,13 +39,22 @@ class StandardParser:
     """Parses chunks of one standard log object.
 
     The layout comes from the latest `#Fields:` directive; input without one is read with
-    the 33-field layout of December 2019. Directive lines are not records and not counted.
+    `fields` (default: the 33-field layout of December 2019). Fields are separated by
+    `delimiter` (a tab, or what standard logging v2 was told to use). Directive lines are
+    not records and not counted.
     """
 
-    def __init__(self, *, visitor_header: str = "x-visitor-id", max_line_bytes: int = 65536):
-        self.names = [STANDARD_ALIASES.get(n, n) for n in STANDARD_FIELDS_33]
+    def __init__(self, *, visitor_header: str = "x-visitor-id", max_line_bytes: int = 65536,
+                 delimiter: str = "\t", fields: tuple[str, ...] | list[str] = ()):
+        self.default_names = [STANDARD_ALIASES.get(n, n) for n in (fields or STANDARD_FIELDS_33)]
+        self.delimiter = delimiter
         self.visitor_header = visitor_header
         self.max_line_bytes = max_line_bytes
+        self.start_object()
+
+    def start_object(self) -> None:
+        """Before the first chunk of each object: its own directives give its layout."""
+        self.names = list(self.default_names)
         self.next_line = 1
 
     def segments(self, chunk: bytes) -> tuple[Lines, list[tuple[tuple[str, ...], Lines]]]:
@@ -66,7 +75,7 @@ class StandardParser:
             if b < len(directive):
                 value = text[int(b)].strip()
                 if value.startswith("#Fields:"):
-                    self.names = standard_names(value)
+                    self.names = standard_names(value, self.delimiter)
             start = b + 1
         directives = int(directive.sum())
         counted = Lines(lines.text, lines.line_no, lines.rejects, lines.count - directives)
@@ -81,12 +90,21 @@ class StandardParser:
 
     def parse_lines(self, lines: Lines, names: tuple[str, ...] | list[str]) -> ParseResult:
         """Parse records of one layout, possibly from several objects (see `Lines.part`)."""
-        raw, short = split_fields(lines, list(names), keep=USED_FIELDS)
+        raw, short = split_fields(lines, list(names), sep=self.delimiter, keep=USED_FIELDS)
+        if not USED_FIELDS & set(names):  # say why every line fails, not "missing timestamp"
+            short = pl.repeat(_unknown_layout(names, self.delimiter), raw.height, dtype=pl.String, eager=True)
         extra = raw.filter(pl.col("_fields") > len(names)).group_by("_part").len()
         parsed = normalise(raw, visitor_header=self.visitor_header, **_NORMALISE).with_columns(
             line_no=raw["_line_no"], part=raw["_part"]
         )
         return finish(parsed, short, lines, extra)
+
+
+def _unknown_layout(names: tuple[str, ...] | list[str], delimiter: str) -> str:
+    shown = " ".join(names)
+    return (f"the layout names no field Footfall reads ({shown[:80]}{'...' if len(shown) > 80 else ''}); "
+            f"fields separated by something else than {delimiter!r} need standard.field_delimiter, "
+            "and header-less ones standard.fields")
 
 
 # JSON keys worth reading (the fields `normalise` uses, under either name) → column name.

@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from pipelines.athena_ddl import hive_type, render_all
 from pipelines.cli import main
-from pipelines.config import Lake, Settings
+from pipelines.config import Lake, Settings, Standard
 from pipelines.ingest import ALL_SOURCES, ingest
 from pipelines.models import MARTS, Window, build
 from tests.conftest import KEY
@@ -64,6 +64,21 @@ def test_raw_log_tables_have_the_right_layout_and_types(ddl):
     std = columns(ddl["raw_standard_logs"])
     assert len(std) == 33 and std[0] == ("date", "date") and ("cs_host", "string") in std
     assert "'skip.header.line.count' = '2'" in ddl["raw_standard_logs"]
+
+
+def test_raw_standard_logs_follow_the_configured_delimiter_and_fields():
+    """v2 text with another delimiter: one character is Hive's `FIELDS TERMINATED BY`, a
+    longer one needs MultiDelimitSerDe; header-less (plain) input has its configured fields
+    and no header lines to skip."""
+    piped = render_all(Settings(standard=Standard(field_delimiter="|")), root=ROOT)["raw_standard_logs"]
+    assert "ROW FORMAT DELIMITED FIELDS TERMINATED BY '|'" in piped and len(columns(piped)) == 33
+    plain = render_all(Settings(standard=Standard(field_delimiter="||", fields=("date", "time", "time-taken"))),
+                       root=ROOT)["raw_standard_logs"]
+    assert isinstance(sqlglot.parse_one(plain, read="athena"), exp.Create)
+    assert columns(plain) == [("date", "date"), ("time", "string"), ("time_taken", "double")]
+    assert "SERDE 'org.apache.hadoop.hive.serde2.MultiDelimitSerDe'" in plain
+    assert "WITH SERDEPROPERTIES ('field.delim' = '||')" in plain
+    assert "'skip.header.line.count' = '0'" in plain
 
 
 def test_silver_and_gold_columns_match_the_files_the_lake_holds(small_lake, ddl):

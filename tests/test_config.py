@@ -51,9 +51,25 @@ def test_file_then_environment_then_flag(tmp_path, monkeypatch):
     ("[ingest]\nwave_bytes = 0\n", "ingest.wave_bytes must be at least 1, got 0"),
     ("[build]\nbatch_bytes = 0\n", "build.batch_bytes must be at least 1, got 0"),
     ("[build]\nmemory_limit = 'lots'\n", "build.memory_limit must be a size like 1GB or 512MB, got 'lots'"),
+    ("[standard]\nfield_delimiter = ''\n", "standard.field_delimiter must be one to five characters"),
+    ("[standard]\nfield_delimiter = '||||||'\n", "standard.field_delimiter must be one to five characters"),
+    ('[standard]\nfield_delimiter = "\\n"\n', "none of them a line break, '#', a quote or a backslash, got '\\n'"),
 ])
 def test_mistakes_are_one_clear_error(tmp_path, text, message):
     cfg = tmp_path / "footfall.toml"
     cfg.write_text(text)
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(cfg)
+
+
+def test_the_standard_log_delimiter_may_be_written_as_backslash_t(tmp_path, monkeypatch):
+    """An environment variable cannot easily hold a tab: `\\t` stands for one; a space
+    (v2's other common choice) is kept as it is; the default is a tab."""
+    assert load_settings().standard.field_delimiter == "\t"
+    monkeypatch.setenv("FOOTFALL_STANDARD_FIELD_DELIMITER", "\\t")
+    assert load_settings().standard.field_delimiter == "\t"
+    cfg = tmp_path / "footfall.toml"
+    cfg.write_text('[standard]\nfield_delimiter = " "\nfields = ["date", "time", "cs-uri-stem"]\n')
+    monkeypatch.delenv("FOOTFALL_STANDARD_FIELD_DELIMITER")
+    loaded = load_settings(cfg).standard
+    assert loaded.field_delimiter == " " and loaded.fields == ("date", "time", "cs-uri-stem")

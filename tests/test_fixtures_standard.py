@@ -103,3 +103,48 @@ def test_v2_parquet_reads_like_the_same_records_as_w3c():
         rows = pa.concat_tables([first.rows, rest.rows])
         assert rows.column("line_no").to_pylist() == list(range(1, table.num_rows + 1))
         assert rows.drop_columns(["line_no"]).equals(w3c.rows.drop_columns(["line_no"])), name
+
+
+def with_delimiter(name: str, delimiter: str, header: bool = True) -> tuple[bytes, list[str]]:
+    """A fixture as standard logging v2 writes it when told to separate fields with
+    `delimiter` (its W3C output, or without directives its plain output); the file's own
+    field names."""
+    lines = (STD / name).read_text().splitlines()
+    names = next((line.split()[1:] for line in lines if line.startswith("#Fields:")), [])
+    out = ["#Fields: " + delimiter.join(names) if line.startswith("#Fields:") else line
+           for line in lines if header or not line.startswith("#")]
+    out = [line if line.startswith("#") else line.replace("\t", delimiter) for line in out]
+    return ("\n".join(out) + "\n").encode(), names
+
+
+def test_v2_text_with_its_own_delimiter_reads_like_the_tab_separated_original():
+    """v2's W3C and plain output may use another delimiter than a tab (up to five
+    characters). Each fixture with a space, a pipe or a two-character delimiter, in its
+    `#Fields:` line too, gives the rows of its tab-separated original; so does the plain
+    output (no directives) read with the field list given in the configuration."""
+    for name in ("aws-docs-example.log", "aws-samples-2018-26-fields.log", "claygregory-2014-24-fields.log",
+                 "datadog-401-double-encoded-ua.log", "davidwells-2025-post.log"):
+        tabs = StandardParser().feed((STD / name).read_bytes())
+        for delimiter in (" ", "|", "||"):
+            text, names = with_delimiter(name, delimiter)
+            assert b"\t" not in text
+            result = StandardParser(delimiter=delimiter).feed(text)
+            assert result.rejects.num_rows == 0 and result.lines == tabs.lines > 0, (name, delimiter)
+            assert result.rows.equals(tabs.rows), (name, delimiter)
+            if names:
+                plain, _ = with_delimiter(name, delimiter, header=False)
+                result = StandardParser(delimiter=delimiter, fields=names).feed(plain)
+                assert result.rejects.num_rows == 0, (name, delimiter)
+                # Two lines shorter (no directives): the same rows, numbered from 1.
+                same = result.rows.drop_columns(["line_no"]).equals(tabs.rows.drop_columns(["line_no"]))
+                assert same and result.rows.column("line_no").to_pylist() == list(range(1, tabs.lines + 1))
+    # Read as tab-separated, every line is refused with a reason that says what to set.
+    text, _ = with_delimiter("aws-docs-example.log", "|")
+    refused = StandardParser().feed(text)
+    assert refused.rows.num_rows == 0 and refused.rejects.num_rows == refused.lines == 6
+    (reason,) = set(refused.rejects.column("reason").to_pylist())
+    assert reason.startswith("the layout names no field Footfall reads (date|time|x-edge-location|")
+    assert reason.endswith("need standard.field_delimiter, and header-less ones standard.fields")
+    plain, _ = with_delimiter("aws-docs-example.log", "|", header=False)
+    refused = StandardParser().feed(plain)  # no layout to go by: the field count tells
+    assert set(refused.rejects.column("reason").to_pylist()) == {"expected 33 fields, got 1"}

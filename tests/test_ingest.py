@@ -686,6 +686,28 @@ def test_the_time_by_stage_adds_up_to_no_more_than_the_run(small_lake):
     assert sum(stages.values()) <= summary.seconds
 
 
+def test_v2_text_with_a_configured_delimiter_ingests_like_its_tab_separated_twin(tmp_path, monkeypatch):
+    """`standard.field_delimiter` (here from the environment, as `FOOTFALL_STANDARD_FIELD_DELIMITER`)
+    reaches ingest: a pipe-separated W3C object gives the silver rows of the tab-separated
+    original, and every object reconciles."""
+    from pipelines.config import load_settings
+    from tests.test_fixtures_standard import STD, with_delimiter
+
+    name = "aws-samples-2018-26-fields.log"
+    piped, tabs = tmp_path / "piped", tmp_path / "tabs"
+    for root, body in ((piped, with_delimiter(name, "|")[0]), (tabs, (STD / name).read_bytes())):
+        (root / "landing/standard").mkdir(parents=True)
+        (root / "landing/standard/E1.2018-11-07-00.a.gz").write_bytes(gzip.compress(body))
+    monkeypatch.setenv("FOOTFALL_STANDARD_FIELD_DELIMITER", "|")
+    summary = ingest(load_settings(lake=str(piped)), KEY)
+    monkeypatch.delenv("FOOTFALL_STANDARD_FIELD_DELIMITER")
+    ingest(settings(tabs), KEY)
+    assert summary.rows == 66 and summary.quarantined == 0
+    assert all(e.reconciles for e in ledger.load(Storage(str(piped))).values())
+    same = [c for c in silver(tabs).columns if c != "source_object"]
+    assert silver(piped).select(same).sort("request_id").equals(silver(tabs).select(same).sort("request_id"))
+
+
 def test_v2_parquet_objects_ingest_like_their_w3c_twins(tmp_path):
     """Standard logging v2 delivered as Parquet, under Hive-compatible keys, in small row
     groups: the rows of the same records delivered as W3C text; a truncated Parquet object
