@@ -7,14 +7,22 @@ is cheap and it is never stale about rows, only about which tables exist.
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
+import re
 from collections.abc import Callable
-from typing import TypeVar
+from datetime import date
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
+import pyarrow as pa
 
-from pipelines.models import S3_READ_ERRORS, arrow_dataset
+from pipelines.models import S3_READ_ERRORS
 from pipelines.storage import ObjectInfo, Storage, read_while_replaced
+
+if TYPE_CHECKING:
+    import pyarrow.dataset
 
 T = TypeVar("T")
 
@@ -76,10 +84,41 @@ def connect(storage: Storage, listed: LakeTables | None = None) -> duckdb.DuckDB
     con.execute("set timezone = 'UTC'")
     for name, (glob, objects) in sorted((listed or LakeTables(storage)).objects.items()):
         if storage.is_s3:
-            con.register(name, arrow_dataset(storage, [storage.uri(o.key) for o in reversed(objects)]))
+            con.register(name, partitioned_dataset(storage, objects))
             continue
         con.execute(_view(name, glob))
     return con
+
+
+def partitioned_dataset(storage: Storage, objects: list[ObjectInfo]) -> pyarrow.dataset.Dataset:
+    """The objects of one table as an Arrow dataset, each object a fragment that carries the
+    `dt` (and `hour`) of its key as a guarantee and its listed size: a query's filter on
+    them skips the other objects unread, and no object is asked its size. (A dataset made
+    from paths asks each object's size, and opens each footer to test such a filter: a
+    query of one day of a year of silver made some 17,000 requests.) Its columns are those
+    of the newest object."""
+    import pyarrow.dataset as ds  # only for an S3 lake: importing it imports pandas (~1 s)
+
+    parquet = ds.ParquetFileFormat()
+    newest = parquet.make_fragment(storage.full(objects[-1].key), storage.fs, file_size=objects[-1].size)
+    schema = newest.physical_schema
+    fragments = [parquet.make_fragment(storage.full(o.key), storage.fs, _guarantee(o.key, schema), file_size=o.size)
+                 for o in objects]
+    return ds.FileSystemDataset(fragments, schema, parquet, storage.fs)
+
+
+def _guarantee(key: str, schema: pa.Schema) -> pyarrow.dataset.Expression | None:
+    """`dt == D and hour == H` from a key's `dt=D/hour=H/`, for the columns the table has."""
+    import pyarrow.dataset as ds
+
+    terms = []
+    for name, value in re.findall(r"/(dt|hour)=([^/]+)(?=/)", "/" + key):
+        if schema.get_field_index(name) < 0:
+            continue
+        kind = schema.field(name).type
+        typed = date.fromisoformat(value) if pa.types.is_date(kind) else int(value) if pa.types.is_integer(kind) else value
+        terms.append(ds.field(name) == pa.scalar(typed, kind))
+    return functools.reduce(operator.and_, terms) if terms else None
 
 
 def reading(storage: Storage, read: Callable[[duckdb.DuckDBPyConnection], T], what: str) -> T:
