@@ -581,22 +581,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _days(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days like 7")
-    return int(text)
+def _count(of: str, least: int = 1) -> Callable[[str], int]:
+    """An argument type for a whole number of `of` ("days like 7"), at least `least`."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < least:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {of}")
+        return int(text)
+
+    return parse
 
 
-def _visitors(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of visitors like 3000")
-    return int(text)
-
-
-def _bots(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bots like 12 (0 for none)")
-    return int(text)
+_days = _count("days like 7")
+_visitors = _count("visitors like 3000")
+_bots = _count("bots like 12 (0 for none)", least=0)
 
 
 def parser() -> argparse.ArgumentParser:
