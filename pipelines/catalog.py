@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import operator
 import os
-import re
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
@@ -19,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.models import S3_READ_ERRORS
+from pipelines.partitions import parse_hour_key, partition_day
 from pipelines.storage import ObjectInfo, Storage, read_while_replaced
 
 if TYPE_CHECKING:
@@ -111,13 +111,10 @@ def _guarantee(key: str, schema: pa.Schema) -> pyarrow.dataset.Expression | None
     """`dt == D and hour == H` from a key's `dt=D/hour=H/`, for the columns the table has."""
     import pyarrow.dataset as ds
 
-    terms = []
-    for name, value in re.findall(r"/(dt|hour)=([^/]+)(?=/)", "/" + key):
-        if schema.get_field_index(name) < 0:
-            continue
-        kind = schema.field(name).type
-        typed = date.fromisoformat(value) if pa.types.is_date(kind) else int(value) if pa.types.is_integer(kind) else value
-        terms.append(ds.field(name) == pa.scalar(typed, kind))
+    day, hour = partition_day(key), parse_hour_key(key)
+    values = {"dt": date.fromisoformat(day) if day else None, "hour": hour[2] if hour else None}
+    terms = [ds.field(name) == pa.scalar(value, schema.field(name).type) for name, value in values.items()
+             if value is not None and schema.get_field_index(name) >= 0]
     return functools.reduce(operator.and_, terms) if terms else None
 
 
