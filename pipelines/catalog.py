@@ -35,7 +35,6 @@ class LakeTables:
     replaced objects while they were read."""
 
     def __init__(self, storage: Storage):
-        self.storage = storage
         self.objects: dict[str, tuple[str, list[ObjectInfo]]] = {}  # name → (glob, objects)
         for layer, depth in (("silver", "*/*/*.parquet"), ("gold", "*/*.parquet")):
             for prefix in storage.iter_prefixes(layer):
