@@ -91,9 +91,20 @@ class StandardParser:
     def parse_lines(self, lines: Lines, names: tuple[str, ...] | list[str]) -> ParseResult:
         """Parse records of one layout, possibly from several objects (see `Lines.part`)."""
         raw, short = split_fields(lines, list(names), sep=self.delimiter, keep=USED_FIELDS)
+        long = pl.col("_fields") > len(names)
         if not USED_FIELDS & set(names):  # say why every line fails, not "missing timestamp"
             short = pl.repeat(_unknown_layout(names, self.delimiter), raw.height, dtype=pl.String, eager=True)
-        extra = raw.filter(pl.col("_fields") > len(names)).group_by("_part").len()
+        elif self.delimiter != "\t":
+            # CloudFront percent-encodes tabs, spaces and `|` in values, but not every
+            # character a v2 delimiter may hold (user agents carry commas and semicolons): a
+            # line with more fields than its layout has a value split in two and every
+            # later field shifted, so it is quarantined rather than read askew.
+            short = raw.select(pl.when(long).then(pl.format(
+                f"expected {len(names)} fields, got {{}}: a value holds the field delimiter "
+                f"{self.delimiter!r}, or the layout lists too few fields", pl.col("_fields")))
+                .otherwise(pl.lit(short))).to_series()
+            long = pl.lit(False)
+        extra = raw.filter(long).group_by("_part").len()
         parsed = normalise(raw, visitor_header=self.visitor_header, **_NORMALISE).with_columns(
             line_no=raw["_line_no"], part=raw["_part"]
         )
