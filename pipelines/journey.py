@@ -35,14 +35,18 @@ def latest_presence(con: duckdb.DuckDBPyConnection, top: int = 5) -> tuple[pl.Da
     """)
     if not _has(con, "presence_routes") or snapshots.is_empty():
         return snapshots, pl.DataFrame()
+    # The days of the chosen snapshots, as a range the scan can prune by: on S3 each day is
+    # an object, and a year of routes would otherwise be read to find one instant's.
+    days = snapshots["snapshot_ts"].dt.convert_time_zone("UTC").dt.date()
     routes = _frame(con, """
         select r.site, r.path, r.online_visitors
         from presence_routes r
         join (select unnest(?::varchar[]) as site, unnest(?::timestamptz[]) as snapshot_ts) s
           on r.site = s.site and r.snapshot_ts = s.snapshot_ts
+        where r.dt between ? and ?
         qualify row_number() over (partition by r.site order by r.online_visitors desc, r.path) <= ?
         order by r.site, r.online_visitors desc, r.path
-    """, [snapshots["site"].to_list(), snapshots["snapshot_ts"].to_list(), top])
+    """, [snapshots["site"].to_list(), snapshots["snapshot_ts"].to_list(), days.min(), days.max(), top])
     return snapshots, routes
 
 

@@ -524,6 +524,47 @@ def test_queries_and_the_report_on_s3_read_past_objects_replaced_meanwhile(
         pl.read_parquet(local_root / gold_parts[1]).height > 0
 
 
+def test_online_on_s3_reads_the_routes_of_the_latest_snapshots_day_only(monkeypatch, small_lake, tmp_path):
+    """`footfall online` shows each site's top routes at its latest snapshot. Those are in
+    one day's object of `presence_routes`; before, every day's was read to find them (a
+    year of gold: 365 objects for one instant's routes). With the day's presence copied
+    two and three days back, the answer on S3 is the local one, from the latest day's
+    routes alone."""
+    from pipelines.catalog import connect, reading
+    from pipelines.journey import latest_presence
+
+    local_root, _ = small_lake
+    local = Settings(lake=Lake(root=str(local_root)), ingest=Ingest(workers=1))
+    ingest(local, KEY)
+    build(local, Window(DAY, DAY), ["presence_snapshots", "presence_routes"])
+    for table in ("presence_snapshots", "presence_routes"):
+        day = pl.read_parquet(local_root / f"gold/{table}/dt={DAY}/data.parquet")
+        for back in (2, 3):
+            earlier = DAY - timedelta(days=back)
+            (local_root / f"gold/{table}/dt={earlier}").mkdir()
+            day.with_columns(pl.col("dt") - timedelta(days=back),
+                             pl.col("snapshot_ts") - timedelta(days=back)).write_parquet(
+                local_root / f"gold/{table}/dt={earlier}/data.parquet")
+    con = connect(Storage(str(local_root)))
+    expected = latest_presence(con, 3)
+    con.close()
+    assert expected[1].height > 0 and set(expected[0]["snapshot_ts"].dt.date()) == {DAY}
+    log = tmp_path / "moto.log"
+    with moto_server(log) as url:
+        apply_env(monkeypatch, url)
+        s3 = boto3.client("s3", endpoint_url=url)
+        s3.create_bucket(Bucket="footfall-online")
+        for path in sorted((local_root / "gold").rglob("*.parquet")):
+            s3.upload_file(str(path), "footfall-online", f"lake/{path.relative_to(local_root)}")
+        start = log.read_text().count("\n")
+        snapshots, routes = reading(Storage("s3://footfall-online/lake"), lambda con: latest_presence(con, 3),
+                                    "the presence tables")
+        served = log.read_text().splitlines()[start:]
+    assert snapshots.equals(expected[0]) and routes.equals(expected[1])
+    read = {line.split()[6] for line in served if '"GET /footfall-online/lake/gold/presence_routes/' in line}
+    assert read == {f"/footfall-online/lake/gold/presence_routes/dt={DAY}/data.parquet"}
+
+
 def test_a_read_that_the_lake_keeps_changing_under_gives_up_with_a_busy_exit(monkeypatch, tmp_path, capsys):
     """Reading again is bounded: objects replaced under each of four tries end the read with
     "run it again later" (the CLI's busy exit, as for a held lake, so a scheduler retries),
