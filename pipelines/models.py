@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import jinja2
@@ -26,12 +25,10 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.config import Settings
+from pipelines.datasets import arrow_dataset
 from pipelines.erased import build_past_erasures
 from pipelines.schemas import SILVER, sql_type
 from pipelines.storage import ObjectInfo, Storage, read_while_replaced
-
-if TYPE_CHECKING:
-    import pyarrow.dataset
 
 # How a read of a replaced S3 object fails: Arrow's error, which DuckDB reports as invalid input.
 S3_READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, OSError, pa.ArrowException)
@@ -192,9 +189,9 @@ class Renderer:
         return "(\n" + sql + "\n)"
 
 
-def silver_files(storage: Storage, table: str, start: date, end: date) -> list[str]:
+def silver_objects(storage: Storage, table: str, start: date, end: date) -> list[ObjectInfo]:
     """Parquet objects of a silver table whose `dt` partition lies in [start, end]."""
-    return SilverObjects(storage, (table,)).files(table, Window(start, end))
+    return SilverObjects(storage, (table,)).listed(table, Window(start, end))
 
 
 class SilverObjects:
@@ -211,8 +208,8 @@ class SilverObjects:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def files(self, table: str, window: Window) -> list[str]:
-        return [self.storage.uri(o.key) for o in self.objects[table] if _in_window(o.key, window)]
+    def listed(self, table: str, window: Window) -> list[ObjectInfo]:
+        return [o for o in self.objects[table] if _in_window(o.key, window)]
 
     def newest(self, window: Window) -> int:
         """Modification time (ns) of the newest object in the window, 0 when none."""
@@ -255,27 +252,15 @@ def not_built_message(table: str, days: list[date]) -> str:
             f"silver has data for {'that day' if one else 'those days'}: run `footfall build {span}` first")
 
 
-def arrow_dataset(storage: Storage, uris: list[str], every_schema: bool = False) -> pyarrow.dataset.Dataset:
-    """Parquet objects of the lake as one Arrow dataset (scanned lazily, filters pushed down);
-    its columns are the first object's, or with `every_schema` those of all of them (a
-    footer read each)."""
-    import pyarrow.dataset as ds  # only for an S3 lake: importing it imports pandas (~1 s)
-
-    paths = [storage.full(storage.key_of(u)) for u in uris]
-    if not every_schema:
-        return ds.dataset(paths, filesystem=storage.fs, format="parquet")
-    factory = ds.FileSystemDatasetFactory(storage.fs, paths, ds.ParquetFileFormat())
-    return factory.finish(factory.inspect(fragments=None))
-
-
-def parquet_relation(con: duckdb.DuckDBPyConnection, storage: Storage, uris: list[str], name: str) -> str:
-    """SQL for the Parquet objects `uris` of the lake as one relation in `con`, columns
-    united by name: `read_parquet` locally; on S3 an Arrow dataset registered as `name`
-    (DuckDB's own S3 reader is an extension to download, which a run may not be able to)."""
+def parquet_relation(con: duckdb.DuckDBPyConnection, storage: Storage, objects: list[ObjectInfo],
+                     name: str) -> str:
+    """SQL for the listed Parquet objects of the lake as one relation in `con`, columns
+    united by name: `read_parquet` locally; on S3 an Arrow dataset registered as `name`."""
     if storage.is_s3:
-        con.register(name, arrow_dataset(storage, uris, every_schema=True))
+        con.register(name, arrow_dataset(storage, objects, every_schema=True))
         return f'"{name}"'
-    return f"read_parquet({_sql_list(uris)}, hive_partitioning = false, union_by_name = true)"
+    return f"read_parquet({_sql_list([storage.uri(o.key) for o in objects])}, hive_partitioning = false, " \
+        "union_by_name = true)"
 
 
 def fresh_gold(storage: Storage, name: str, window: Window, silver: SilverObjects | None = None) -> list[str] | None:
@@ -374,13 +359,16 @@ def _build_marts(con: duckdb.DuckDBPyConnection, settings: Settings, storage: St
     def render(name: str, shared: Callable[[str], str]) -> str:
         model = MODELS[name]
         wide = window.widened(model.lookback_hours, model.lookahead_hours)
-        sources: dict[str, list[str] | str] = {t: silver.files(t, wide) for t in SILVER}
+        listed = {t: silver.listed(t, wide) for t in SILVER}
+        sources: dict[str, list[str] | str] = {t: [storage.uri(o.key) for o in objects]
+                                               for t, objects in listed.items()}
         if storage.is_s3:  # DuckDB reads S3 through Arrow datasets (no httpfs extension needed)
-            for table, files in sources.items():
-                if files:  # named by its files, so equal SQL always means equal inputs
-                    view = f"silver_{table}_{hashlib.sha1(chr(10).join(files).encode()).hexdigest()[:12]}"
+            for table, objects in listed.items():
+                if objects:  # named by its objects, so equal SQL always means equal inputs
+                    keys = "\n".join(o.key for o in objects)
+                    view = f"silver_{table}_{hashlib.sha1(keys.encode()).hexdigest()[:12]}"
                     if view not in views:
-                        con.register(view, arrow_dataset(storage, files))
+                        con.register(view, arrow_dataset(storage, objects))
                         views.add(view)
                     sources[table] = view
         fresh = None if storage.is_s3 else (lambda m, w: fresh_gold(storage, m, w, silver))

@@ -5,6 +5,7 @@ the checks in `dagster_project/` decide what passes and how loudly it fails.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -63,44 +64,50 @@ def reconcile(storage: Storage, days: Iterable[date] | None = None,
     )
 
 
-def _stat(storage: Storage, uris: list[str]) -> list[tuple[int | None, int | None]]:
-    """Size and age of each object: what tells a replaced one."""
-    infos = storage.fs.get_file_info([storage.full(storage.key_of(u)) for u in uris])
-    return [(i.size, i.mtime_ns) for i in infos]
+def _relisted(storage: Storage, objects: list[ObjectInfo]) -> list[ObjectInfo]:
+    """The same objects as listed now (a deleted one left out): what tells a replaced one.
+    One listing of the folder they share, rather than a HEAD each."""
+    keys = {o.key for o in objects}
+    folder = os.path.commonprefix(sorted(keys)).rpartition("/")[0]
+    return [o for o in storage.list(folder + "/" if folder else "") if o.key in keys]
 
 
-def _checked(storage: Storage, uris: list[str], what: str, read: Callable[[], T]) -> T:
-    """`read()`, again when an object it read on S3 was replaced meanwhile (as ingest
-    replaces the current hour): one read then mixes two versions and fails."""
-    return read_while_replaced(storage, lambda: _stat(storage, uris), lambda _: read(), what, S3_READ_ERRORS)
+def _checked(storage: Storage, objects: list[ObjectInfo], what: str,
+             read: Callable[[list[ObjectInfo]], T]) -> T:
+    """`read(objects)`, again with their new listing when one it read on S3 was replaced
+    meanwhile (as ingest replaces the current hour): one read then mixes two versions and
+    fails."""
+    return read_while_replaced(storage, lambda: _relisted(storage, objects), read, what, S3_READ_ERRORS,
+                               listed=objects)
 
 
-def duplicate_keys(storage: Storage, uris: list[str], key: str) -> int:
-    """Rows whose `key` value occurs more than once across `uris` (0 for no files)."""
-    if not uris:
+def duplicate_keys(storage: Storage, objects: list[ObjectInfo], key: str) -> int:
+    """Rows whose `key` value occurs more than once across the listed objects (0 for none)."""
+    if not objects:
         return 0
 
-    def count() -> int:
+    def count(listed: list[ObjectInfo]) -> int:
         con = duckdb.connect()
-        relation = parquet_relation(con, storage, uris, "checked")
+        relation = parquet_relation(con, storage, listed, "checked")
         rows = con.sql(f'select count(*) - count(distinct "{key}") + count(*) filter (where "{key}" is null) '
                        f"from {relation}").fetchall()
         return int(rows[0][0])
 
-    return _checked(storage, uris, f"{len(uris)} object(s) for duplicate {key}s", count)
+    return _checked(storage, objects, f"{len(objects)} object(s) for duplicate {key}s", count)
 
 
-def pii_findings(storage: Storage, uris: list[str]) -> dict[str, int]:
+def pii_findings(storage: Storage, objects: list[ObjectInfo]) -> dict[str, int]:
     """`column:pattern` → number of values that look like raw personal data, plus
     `column:forbidden` for a column whose very name says it holds raw identifiers."""
-    if not uris:
+    if not objects:
         return {}
-    return _checked(storage, uris, f"{len(uris)} object(s) for raw personal data", lambda: _pii(storage, uris))
+    return _checked(storage, objects, f"{len(objects)} object(s) for raw personal data",
+                    lambda listed: _pii(storage, listed))
 
 
-def _pii(storage: Storage, uris: list[str]) -> dict[str, int]:
+def _pii(storage: Storage, objects: list[ObjectInfo]) -> dict[str, int]:
     con = duckdb.connect()
-    relation = parquet_relation(con, storage, uris, "checked")
+    relation = parquet_relation(con, storage, objects, "checked")
     schema = con.sql(f"select * from {relation} limit 0")
     findings: dict[str, int] = {}
     text_columns = []

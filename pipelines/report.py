@@ -97,8 +97,7 @@ class Gold:
         def read(objects: list[ObjectInfo]) -> pl.DataFrame:
             if not objects:
                 return pl.DataFrame()
-            relation = parquet_relation(self.con, self.storage, [self.storage.uri(o.key) for o in objects],
-                                        "gold_input")
+            relation = parquet_relation(self.con, self.storage, objects, "gold_input")
             query = f"select * from {relation} where {where} order by {order}"
             frame = pl.from_arrow(self.con.sql(query, params=values).to_arrow_table())
             assert isinstance(frame, pl.DataFrame)

@@ -8,14 +8,14 @@ from dagster_project.partitions import check_window
 from dagster_project.resources import FootfallResource
 from pipelines.models import MARTS, Window
 from pipelines.quality import duplicate_keys, pii_findings
-from pipelines.storage import Storage
+from pipelines.storage import ObjectInfo, Storage
 
 PRIMARY_KEYS = {"sessions": "session_id", "page_views": "page_view_id"}
 
 
-def gold_files(storage: Storage, name: str, window: Window | None) -> list[str]:
+def gold_objects(storage: Storage, name: str, window: Window | None) -> list[ObjectInfo]:
     days = {d.isoformat() for d in window.days()} if window else None
-    return [storage.uri(o.key) for o in storage.list(f"gold/{name}/")
+    return [o for o in storage.list(f"gold/{name}/")
             if o.key.endswith(".parquet") and (days is None or o.key.split("dt=")[1][:10] in days)]
 
 
@@ -24,9 +24,9 @@ def unique_key_check(name: str, key: str) -> dg.AssetChecksDefinition:
                     description=f"{key} identifies one row of gold {name}.")
     def _check(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
         storage = footfall.storage()
-        files = gold_files(storage, name, check_window(context))
-        dupes = duplicate_keys(storage, files, key)
-        return dg.AssetCheckResult(passed=dupes == 0, metadata={"files": len(files),
+        objects = gold_objects(storage, name, check_window(context))
+        dupes = duplicate_keys(storage, objects, key)
+        return dg.AssetCheckResult(passed=dupes == 0, metadata={"files": len(objects),
                                                                  "duplicate_or_null_keys": dupes})
 
     return _check
@@ -37,9 +37,9 @@ def no_pii_check(name: str) -> dg.AssetChecksDefinition:
                     description="No IP address, user agent, cookie or header value in this mart.")
     def _check(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
         storage = footfall.storage()
-        files = gold_files(storage, name, check_window(context))
-        findings = pii_findings(storage, files)
-        return dg.AssetCheckResult(passed=not findings, metadata={"files": len(files), **findings})
+        objects = gold_objects(storage, name, check_window(context))
+        findings = pii_findings(storage, objects)
+        return dg.AssetCheckResult(passed=not findings, metadata={"files": len(objects), **findings})
 
     return _check
 

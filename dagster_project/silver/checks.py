@@ -9,16 +9,16 @@ from dagster_project.partitions import check_window
 from dagster_project.resources import FootfallResource
 from dagster_project.silver.assets import EVENTS, REQUESTS, SOURCES
 from pipelines.ingest import KEY_OF
-from pipelines.models import silver_files
+from pipelines.models import silver_objects
 from pipelines.quality import duplicate_keys, partition_rows, pii_findings, reconcile
-from pipelines.storage import Storage
+from pipelines.storage import ObjectInfo, Storage
 
 
-def _files(storage: Storage, table: str, context: dg.AssetCheckExecutionContext) -> list[str]:
+def _objects(storage: Storage, table: str, context: dg.AssetCheckExecutionContext) -> list[ObjectInfo]:
     window = check_window(context)
     if window:
-        return silver_files(storage, table, window.start, window.end)
-    return [storage.uri(o.key) for o in storage.list(f"silver/{table}/") if o.key.endswith(".parquet")]
+        return silver_objects(storage, table, window.start, window.end)
+    return [o for o in storage.list(f"silver/{table}/") if o.key.endswith(".parquet")]
 
 
 def silver_checks(key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
@@ -54,9 +54,9 @@ def silver_checks(key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
                     description=f"{id_column} identifies one row of silver {table} (de-duplication held).")
     def unique(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
         storage = footfall.storage()
-        files = _files(storage, table, context)
-        dupes = duplicate_keys(storage, files, id_column)
-        return dg.AssetCheckResult(passed=dupes == 0, metadata={"files": len(files),
+        objects = _objects(storage, table, context)
+        dupes = duplicate_keys(storage, objects, id_column)
+        return dg.AssetCheckResult(passed=dupes == 0, metadata={"files": len(objects),
                                                                  "duplicate_or_null_keys": dupes})
 
     @dg.asset_check(asset=key, name="no_pii", blocking=True,
@@ -64,9 +64,9 @@ def silver_checks(key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
                                 f"one) in silver {table}.")
     def no_pii(context: dg.AssetCheckExecutionContext, footfall: FootfallResource) -> dg.AssetCheckResult:
         storage = footfall.storage()
-        files = _files(storage, table, context)
-        findings = pii_findings(storage, files)
-        return dg.AssetCheckResult(passed=not findings, metadata={"files": len(files), **findings})
+        objects = _objects(storage, table, context)
+        findings = pii_findings(storage, objects)
+        return dg.AssetCheckResult(passed=not findings, metadata={"files": len(objects), **findings})
 
     @dg.asset_check(asset=key, name="volume_drop",
                     description="WARN when a complete day has fewer rows than checks.volume_drop_warn "

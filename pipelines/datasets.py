@@ -1,0 +1,59 @@
+"""Listed Parquet objects of the lake as one Arrow dataset: how DuckDB reads an S3 lake
+(its own S3 reader is an extension to download, which a run may not be able to).
+
+Each object is a fragment made with the size its listing gave, so no object is asked its
+size: a dataset made from paths sends one HEAD per object, some 8,760 for a year of
+silver. Used by the builds, the checks, the report and `footfall query`.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from datetime import date
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from pipelines.partitions import parse_hour_key, partition_day
+from pipelines.storage import ObjectInfo, Storage
+
+if TYPE_CHECKING:
+    import pyarrow.dataset
+
+
+def arrow_dataset(storage: Storage, objects: list[ObjectInfo], *, every_schema: bool = False,
+                  partitioned: bool = False) -> pyarrow.dataset.Dataset:
+    """The objects (in key order) as one dataset, scanned lazily with filters pushed down.
+
+    Its columns are those of the newest object (the last), or with `every_schema` those of
+    all of them united by name (a footer read each, kept for the scan). With `partitioned`
+    (and the newest object's columns) each fragment carries the `dt` (and `hour`) of its
+    key as a guarantee, so a filter on them skips the other objects unread, footers
+    included."""
+    import pyarrow.dataset as ds  # importing it imports pandas (~1 s): only where needed
+
+    parquet = ds.ParquetFileFormat()
+
+    def fragment(obj: ObjectInfo, schema: pa.Schema | None = None) -> pyarrow.dataset.ParquetFileFragment:
+        guarantee = _guarantee(obj.key, schema) if schema is not None else None
+        return parquet.make_fragment(storage.full(obj.key), storage.fs, guarantee, file_size=obj.size)
+
+    if every_schema:
+        fragments = [fragment(o) for o in objects]
+        schema = pa.unify_schemas([f.physical_schema for f in fragments])
+    else:
+        schema = fragment(objects[-1]).physical_schema
+        fragments = [fragment(o, schema if partitioned else None) for o in objects]
+    return ds.FileSystemDataset(fragments, schema, parquet, storage.fs)
+
+
+def _guarantee(key: str, schema: pa.Schema) -> pyarrow.dataset.Expression | None:
+    """`dt == D and hour == H` from a key's `dt=D/hour=H/`, for the columns the table has."""
+    import pyarrow.dataset as ds
+
+    day, hour = partition_day(key), parse_hour_key(key)
+    values = {"dt": date.fromisoformat(day) if day else None, "hour": hour[2] if hour else None}
+    terms = [ds.field(name) == pa.scalar(value, schema.field(name).type) for name, value in values.items()
+             if value is not None and schema.get_field_index(name) >= 0]
+    return functools.reduce(operator.and_, terms) if terms else None
