@@ -86,7 +86,8 @@ class Entry:
 assert [f.name for f in fields(Entry)] == SCHEMA.names  # _entries builds entries by position
 
 
-def _read(storage: Storage, key: str) -> pl.DataFrame:
+def read_file(storage: Storage, key: str) -> pl.DataFrame:
+    """The live ledger or one archive file as a frame; `DamagedFile` naming the way out."""
     try:
         frame = storage.read_intact(key, [n for n in SCHEMA.names if n not in ADDED])
     except DamagedFile as err:
@@ -117,7 +118,7 @@ def _frame(entries: Iterable[Entry]) -> pa.Table:
 
 def load(storage: Storage) -> dict[str, Entry]:
     """The live ledger, by object key."""
-    return _entries(_read(storage, LEDGER_KEY)) if storage.exists(LEDGER_KEY) else {}
+    return _entries(read_file(storage, LEDGER_KEY)) if storage.exists(LEDGER_KEY) else {}
 
 
 def history(storage: Storage, days: Iterable[date] | None = None,
@@ -131,7 +132,7 @@ def history(storage: Storage, days: Iterable[date] | None = None,
     # A day's objects are archived in its month or later: they leave landing after they land.
     keys += [o.key for o in storage.list(ARCHIVE_PREFIX) if o.key.endswith(".parquet")
              and (wanted is None or o.key.rsplit("/", 1)[-1] >= wanted[0][:7])]
-    frames = [_read(storage, k) for k in keys]
+    frames = [read_file(storage, k) for k in keys]
     if not frames:
         return []
     frame = pl.concat(frames)
@@ -154,7 +155,7 @@ def archive(storage: Storage, entries: dict[str, Entry], objects: Iterable[str],
     key = f"{ARCHIVE_PREFIX}{month}.parquet"
     kept = pl.from_arrow(_frame(moving))
     if storage.exists(key):
-        kept = pl.concat([_read(storage, key), kept]).unique("object", keep="last", maintain_order=True)
+        kept = pl.concat([read_file(storage, key), kept]).unique("object", keep="last", maintain_order=True)
     storage.write_parquet(key, kept.sort("object"))
     for entry in moving:
         del entries[entry.object]

@@ -85,15 +85,20 @@ def verify(settings: Settings, *, days: int | None = None,
                 keys.append(obj.key)
     result = VerifyResult(since=since, read={z: sum(k.startswith(f"{z}/") for k in keys) for z in ZONES})
     # The ledger first: a silver hour's repair is planned from it, and every ingest reads it.
-    ledgers = [k for k in (ledger.LEDGER_KEY,) if storage.exists(k)] + \
-              [o.key for o in storage.list(ledger.ARCHIVE_PREFIX) if o.key.endswith(".parquet")]
-    result.read["state"] = len(ledgers)
+    archives = [o.key for o in storage.list(ledger.ARCHIVE_PREFIX) if o.key.endswith(".parquet")]
+    live = storage.exists(ledger.LEDGER_KEY)
+    result.read["state"] = live + len(archives)
+    entries: dict[str, ledger.Entry] | None = None
     try:
         entries = ledger.load(storage)
-        ledger.history(storage)  # every archive file
     except DamagedFile as err:  # its message names the file and the way out
-        result.damaged.append(Finding(ledgers[0], str(err)))
-        entries = None
+        result.damaged.append(Finding(ledger.LEDGER_KEY, str(err)))
+    for key in archives:  # each read once, and each damaged one named
+        try:
+            ledger.read_file(storage, key)
+        except DamagedFile as err:
+            result.damaged.append(Finding(key, str(err)))
+            entries = None  # a silver hour's repair is planned from the archive too
     with ThreadPoolExecutor(READERS) as pool:
         for done, (key, cause) in enumerate(zip(keys, pool.map(lambda k: unreadable(storage, k), keys),
                                                  strict=True), start=1):

@@ -93,6 +93,29 @@ def test_verify_reads_the_ledger_first_and_says_how_to_recover_it(lake, capsys):
     assert "silver │" in said and "every file reads whole" not in said
 
 
+def test_verify_names_each_damaged_ledger_file_itself(lake, capsys):
+    """A damaged archive file is named as itself, with the archive's own way out, beside a
+    damaged live ledger (before, only the first failure was reported, under the live
+    ledger's key); a silver hour's repair then waits for the ledger."""
+    from pipelines import ledger
+
+    root, _ = lake
+    archive = root / ledger.ARCHIVE_PREFIX / "2026-10.parquet"
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"PAR1 cut short")
+    code, said = verify(root, capsys)
+    assert code == 1 and "state (ledger) │ 2 │ 1" in said
+    assert f"error: the ledger archive {archive} cannot be read" in said
+    assert "only the counts of objects long gone from landing are in it" in said
+    (root / ledger.LEDGER_KEY).write_bytes(b"PAR1 overwritten")
+    _damage(root)
+    code, said = verify(root, capsys)
+    assert code == 1 and "state (ledger) │ 2 │ 2" in said and "silver │" in said
+    assert f"error: the ingest ledger {root / ledger.LEDGER_KEY} cannot be read" in said
+    assert f"error: the ledger archive {archive} cannot be read" in said
+    assert f"{HOUR13} cannot be read" in said and "or repair the ledger first" in said
+
+
 def test_the_dagster_verify_job_fails_naming_each_damaged_file(lake):
     """The same read-back from the Launchpad: a damaged file fails the run (what the UI
     shows) with the file and its repair; a whole lake's run succeeds."""
