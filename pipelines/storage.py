@@ -77,6 +77,60 @@ def s3_filesystem() -> pafs.S3FileSystem:
     return pafs.S3FileSystem(**kwargs)
 
 
+class _Body(io.RawIOBase):
+    """An S3 object read front to back from one GET's body. Where the connection fails
+    midway (a reset, a timeout), the read goes on from the byte it reached with a ranged
+    GET of the same version (`If-Match` its ETag), up to RESUMES times; then, or when the
+    object was replaced meanwhile, an OSError naming it, as any failure of the store is."""
+
+    RESUMES = 3
+
+    def __init__(self, storage: Storage, key: str):
+        self._storage, self._key = storage, key
+        self._at, self._resumed, self._etag = 0, 0, ""
+        self._body = self._get()
+
+    def _get(self):
+        extra = {"Range": f"bytes={self._at}-", "IfMatch": self._etag} if self._at else {}
+        response = self._storage._request(self._key, "get_object", **extra)
+        self._etag = response["ETag"]
+        return response["Body"]
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        from botocore.exceptions import BotoCoreError
+
+        while True:
+            try:
+                data = self._body.read(None if size is None or size < 0 else size)
+            except BotoCoreError as err:
+                if self._resumed == self.RESUMES:
+                    raise OSError(f"reading {self._storage.uri(self._key)} failed: {err}") from err
+                self._resumed += 1
+                log.warning("reading %s broke off at byte %d (%s): going on from there",
+                            self._storage.uri(self._key), self._at, err)
+                self._body.close()
+                self._body = self._get()
+                continue
+            self._at += len(data)
+            return data
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
 class Storage:
     """The lake root. Keys are relative paths like `silver/requests/dt=2026-01-01/...`."""
 
@@ -144,11 +198,13 @@ class Storage:
         return self.fs.get_file_info(self.full(key)).type == pafs.FileType.File
 
     def open_input(self, key: str) -> BinaryIO:
+        """The bytes as stored, read front to back. On S3 the body of one GET: one version
+        of the object, with no request for its size first (Arrow's input stream asks it,
+        then GETs the object in pieces: three requests an object, where this is one); a
+        connection that breaks off is taken up again where it stopped (`_Body`)."""
         if not self.is_s3:
             return open(self.full(key), "rb")  # noqa: SIM115 - caller closes
-        # The bytes as stored: Arrow would gunzip a `.gz` key itself (with zlib, slower than
-        # ingest's ISA-L; a damaged stream an OSError that lost the lines before it).
-        return self.fs.open_input_stream(self.full(key), compression=None)  # type: ignore[return-value]
+        return _Body(self, key)  # type: ignore[return-value]
 
     def open_random(self, key: str) -> BinaryIO:
         """For formats read from the end (Parquet): seekable, fetched by range on S3."""
@@ -169,16 +225,25 @@ class Storage:
         of it, so an hour partition that ingest replaces in between reads as bytes of two
         versions: a "damaged" file, or an HTTP 416. Missing: FileNotFoundError; any other
         failure of the store: OSError, as Arrow's would be."""
+        with _Body(self, key) as body:
+            return body.read()
+
+    def _request(self, key: str, operation: str, **extra) -> dict:
+        """boto3's answer to `operation` on `key` (errors as `_get` says)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         bucket, _, name = self.full(key).partition("/")
         if self._client is None:
             self._client = s3_client()
         try:
-            return self._client.get_object(Bucket=bucket, Key=name)["Body"].read()
+            return getattr(self._client, operation)(Bucket=bucket, Key=name, **extra)
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            code = err.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404"):
                 raise FileNotFoundError(f"{self.uri(key)} does not exist") from err
+            if code in ("PreconditionFailed", "412"):  # `If-Match` of a read going on
+                raise OSError(f"{self.uri(key)} was replaced while it was read: run again to read "
+                              "the new version") from err
             raise OSError(f"reading {self.uri(key)} failed: {err}") from err
         except BotoCoreError as err:
             raise OSError(f"reading {self.uri(key)} failed: {err}") from err

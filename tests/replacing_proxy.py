@@ -4,8 +4,10 @@ Arrow's asking for the size and its reads of ranges, without the luck of timing.
 
 `python -m tests.replacing_proxy UPSTREAM DIR PORT`: a file in DIR named by the object's
 path quoted (`bucket/key`, `/` as `%2F`) holds its other version; the first ranged GET of
-that path PUTs it upstream, removes the file, then is answered. A process of its own, so
-that no reader in the test process waits on Python's lock for it.
+that path PUTs it upstream, removes the file, then is answered. A file named so with
+`.cut` added cuts the next GET of that path instead: its full length is announced, half
+the body sent and the connection dropped (a network failure mid-object). A process of its
+own, so that no reader in the test process waits on Python's lock for it.
 """
 
 from __future__ import annotations
@@ -64,10 +66,19 @@ def main(upstream: str, versions: Path, port: int) -> None:
                 bucket, _, key = name.partition("/")
                 s3.put_object(Bucket=bucket, Key=key, Body=data)
             status, answer_headers, data = self._send(self.command, self.path, headers, body)
+            cut = versions / (urllib.parse.quote(name, safe="") + ".cut")
             self.send_response(status)
             for key, value in answer_headers:
                 if key.lower() not in HOP and key.lower() != "content-length":
                     self.send_header(key, value)
+            if self.command == "GET" and cut.exists():
+                cut.unlink()
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.send_header("Content-Length", str(len(data)) if self.command != "HEAD" else
                              dict((k.lower(), v) for k, v in answer_headers).get("content-length", "0"))
             self.end_headers()
