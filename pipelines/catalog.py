@@ -8,7 +8,7 @@ is cheap and it is never stale about rows, only about which tables exist.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TypeVar
 
 import duckdb
@@ -23,14 +23,17 @@ CATALOG_KEY = "catalog.duckdb"
 
 
 class LakeTables:
-    """Every silver and gold table that has data, with its Parquet objects: listed once for
-    a connection, and compared with a later listing to tell whether ingest or a build
-    replaced objects while they were read."""
+    """Every silver and gold table that has data (or those of `names`), with its Parquet
+    objects: listed once for a connection, and compared with a later listing to tell
+    whether ingest or a build replaced objects while they were read."""
 
-    def __init__(self, storage: Storage):
+    def __init__(self, storage: Storage, names: Collection[str] | None = None):
         self.objects: dict[str, tuple[str, list[ObjectInfo]]] = {}  # name → (glob, objects)
+        wanted = None if names is None else {n.lower() for n in names}
         for layer, depth in (("silver", "*/*/*.parquet"), ("gold", "*/*.parquet")):
             for prefix in storage.iter_prefixes(layer):
+                if wanted is not None and prefix.rsplit("/", 1)[-1].lower() not in wanted:
+                    continue
                 objects = [o for o in storage.list(prefix + "/") if o.key.endswith(".parquet")]
                 if objects:
                     self.objects[prefix.rsplit("/", 1)[-1]] = (storage.uri(f"{prefix}/{depth}"), objects)
@@ -83,11 +86,23 @@ def connect(storage: Storage, listed: LakeTables | None = None) -> duckdb.DuckDB
     return con
 
 
-def reading(storage: Storage, read: Callable[[duckdb.DuckDBPyConnection], T], what: str) -> T:
-    """`read` over a fresh connection to the lake's tables; on S3 tried again, over a fresh
-    listing, when it failed because ingest or a build replaced objects while it read them
-    (an hour of silver is replaced every few minutes, so a query of today's traffic would
-    otherwise fail now and then with Arrow's "Parquet magic bytes not found")."""
+def query_tables(sql: str) -> set[str] | None:
+    """The tables `sql` names, as DuckDB's parser finds them; None when it cannot tell
+    (say, a column of a table it does not know is used in a join): then every table."""
+    try:
+        return duckdb.connect().get_table_names(sql)
+    except duckdb.Error:
+        return None
+
+
+def reading(storage: Storage, read: Callable[[duckdb.DuckDBPyConnection], T], what: str,
+            names: Collection[str] | None = None) -> T:
+    """`read` over a fresh connection to the lake's tables (only those of `names`, if
+    given: on S3 each table costs a listing and its newest object's footer); on S3 tried
+    again, over a fresh listing, when it failed because ingest or a build replaced objects
+    while it read them (an hour of silver is replaced every few minutes, so a query of
+    today's traffic would otherwise fail now and then with Arrow's "Parquet magic bytes
+    not found")."""
 
     def attempt(listed: LakeTables) -> T:
         con = connect(storage, listed)
@@ -96,4 +111,4 @@ def reading(storage: Storage, read: Callable[[duckdb.DuckDBPyConnection], T], wh
         finally:
             con.close()
 
-    return read_while_replaced(storage, lambda: LakeTables(storage), attempt, what, S3_READ_ERRORS)
+    return read_while_replaced(storage, lambda: LakeTables(storage, names), attempt, what, S3_READ_ERRORS)

@@ -332,7 +332,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from pipelines.catalog import reading
+    from pipelines.catalog import query_tables, reading
     from pipelines.partitions import damaged_file_message
 
     def run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
@@ -340,7 +340,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         return None if result is None else result.pl()
 
     try:
-        frame = reading(_lake(_settings(args)), run, "the query's tables")
+        frame = reading(_lake(_settings(args)), run, "the query's tables", query_tables(args.sql))
     except duckdb.Error as err:
         if damaged_file_message(err):  # main names the file and its repair
             raise
@@ -363,11 +363,11 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_online(args: argparse.Namespace) -> int:
     from pipelines.catalog import reading
-    from pipelines.journey import latest_presence
+    from pipelines.journey import PRESENCE_TABLES, latest_presence
 
     try:
         snapshots, routes = reading(_lake(_settings(args)), lambda con: latest_presence(con, args.top),
-                                    "the presence tables")
+                                    "the presence tables", PRESENCE_TABLES)
     except LookupError as err:
         raise UserError(str(err)) from None
     now = datetime.now(UTC)
@@ -395,14 +395,14 @@ def age(delta: timedelta) -> str:
 
 def cmd_journey(args: argparse.Namespace) -> int:
     from pipelines.catalog import reading
-    from pipelines.journey import journey
+    from pipelines.journey import JOURNEY_TABLES, journey
 
     if not (args.session or args.visitor):
         raise UserError("give --session ID or --visitor ID")
     try:
         steps = reading(_lake(_settings(args)),
                         lambda con: journey(con, session_id=args.session, visitor_id=args.visitor),
-                        "the journey's tables")
+                        "the journey's tables", JOURNEY_TABLES)
     except LookupError as err:
         raise UserError(str(err)) from None
     table = Table(title="journey")

@@ -9,6 +9,9 @@ import duckdb
 import polars as pl
 
 TABLES_MISSING = "the lake has no {what} yet: run `footfall build` for the days you need"
+# The tables each reads: a connection for it needs no other.
+PRESENCE_TABLES = ("presence_snapshots", "presence_routes")
+JOURNEY_TABLES = ("sessions", "page_views", "events")
 
 
 def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -54,6 +54,12 @@ def test_generate_then_ingest_then_nothing_new(tmp_path):
     csv = run("query", "--lake", lake, "--csv", "select count(*) as n from sessions")
     sessions = pl.read_parquet(f"{lake}/gold/sessions/dt=2026-11-01/data.parquet")
     assert csv.returncode == 0 and csv.stdout.splitlines() == ["n", str(sessions.height)]
+    # A query is given the tables it names; one whose tables DuckDB's parser cannot tell
+    # alone (the join's column comes from a table it does not know yet) gets them all.
+    joined = run("query", "--lake", lake, "--csv", "with s as (select * from sessions) "
+                 "select count(*) as n from s join page_views p using (visitor_id)")
+    pairs = sessions.join(views, on="visitor_id").height
+    assert joined.returncode == 0 and joined.stdout.splitlines() == ["n", str(pairs)] and pairs > 0
     bad = run("query", "--lake", lake, "select nope from sessions")
     assert bad.returncode == 2 and "query failed" in bad.stderr and "Traceback" not in bad.stderr
     # An error met while the query runs (not while DuckDB plans it) is as plain.

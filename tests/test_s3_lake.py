@@ -627,14 +627,15 @@ def test_online_on_s3_reads_the_routes_of_the_latest_snapshots_day_only(monkeypa
     one day's object of `presence_routes`; before, every day's was read to find them (a
     year of gold: 365 objects for one instant's routes). With the day's presence copied
     two and three days back, the answer on S3 is the local one, from the latest day's
-    routes alone."""
+    routes alone; and no other table of the lake is listed or read (each cost a listing
+    and its newest object's footer)."""
     from pipelines.catalog import connect, reading
-    from pipelines.journey import latest_presence
+    from pipelines.journey import PRESENCE_TABLES, latest_presence
 
     local_root, _ = small_lake
     local = Settings(lake=Lake(root=str(local_root)), ingest=Ingest(workers=1))
     ingest(local, KEY)
-    build(local, Window(DAY, DAY), ["presence_snapshots", "presence_routes"])
+    build(local, Window(DAY, DAY), ["presence_snapshots", "presence_routes", "sessions"])
     for table in ("presence_snapshots", "presence_routes"):
         day = pl.read_parquet(local_root / f"gold/{table}/dt={DAY}/data.parquet")
         for back in (2, 3):
@@ -652,15 +653,20 @@ def test_online_on_s3_reads_the_routes_of_the_latest_snapshots_day_only(monkeypa
         apply_env(monkeypatch, url)
         s3 = boto3.client("s3", endpoint_url=url)
         s3.create_bucket(Bucket="footfall-online")
-        for path in sorted((local_root / "gold").rglob("*.parquet")):
-            s3.upload_file(str(path), "footfall-online", f"lake/{path.relative_to(local_root)}")
+        for path in sorted(local_root.rglob("*.parquet")):
+            if path.relative_to(local_root).parts[0] in ("silver", "gold"):
+                s3.upload_file(str(path), "footfall-online", f"lake/{path.relative_to(local_root)}")
         start = log.read_text().count("\n")
         snapshots, routes = reading(Storage("s3://footfall-online/lake"), lambda con: latest_presence(con, 3),
-                                    "the presence tables")
+                                    "the presence tables", PRESENCE_TABLES)
         served = log.read_text().splitlines()[start:]
     assert snapshots.equals(expected[0]) and routes.equals(expected[1])
     read = {line.split()[6] for line in served if '"GET /footfall-online/lake/gold/presence_routes/' in line}
     assert read == {f"/footfall-online/lake/gold/presence_routes/dt={DAY}/data.parquet"}
+    touched = {urllib.parse.unquote(line.split()[6]) for line in served if "footfall-online" in line}
+    others = [t for t in touched if ("silver/" in t or "gold/sessions" in t)
+              and "delimiter=/" not in t]  # the layers' folders are listed, to find the tables
+    assert others == [] and any("prefix=lake/gold/presence_snapshots/" in t for t in touched)
 
 
 def test_a_read_that_the_lake_keeps_changing_under_gives_up_with_a_busy_exit(monkeypatch, tmp_path, capsys):
