@@ -255,17 +255,16 @@ class Storage:
     def _commit(self, temp: str, key: str) -> None:
         os.replace(self.full(temp), self.full(key))
 
-    def _publish(self, key: str, write: Callable[[str | BinaryIO], None], durable: bool,
-                 size: int | None = None) -> int:
-        """Write object `key` atomically; returns its size (asked of S3 only when the caller
-        does not know it). Locally `write` gets a temporary path, renamed over the key once
-        complete (fsynced first when `durable`); on S3 it gets an output stream, and the
-        object appears only when the upload completes."""
+    def _publish(self, key: str, write: Callable[[str | BinaryIO], None], durable: bool) -> int:
+        """Write object `key` atomically; returns its size. Locally `write` gets a temporary
+        path, renamed over the key once complete (fsynced first when `durable`); on S3 it
+        gets an output stream, and the object appears only when the upload completes."""
         if self.is_s3:
             # As given: Arrow would gzip a `.gz` key's bytes again (the collector's batches, already gzip).
             with self.fs.open_output_stream(self.full(key), compression=None) as out:
                 write(out)
-            return size if size is not None else self.fs.get_file_info(self.full(key)).size or 0
+                written = out.tell()  # what was sent, so S3 need not be asked
+            return written
         Path(self.full(key)).parent.mkdir(parents=True, exist_ok=True)
         temp = self._temp(key)
         write(self.full(temp))
@@ -282,7 +281,7 @@ class Storage:
             else:
                 sink.write(data)
 
-        self._publish(key, write, durable=True, size=len(data))
+        self._publish(key, write, durable=True)
 
     def write_parquet(self, key: str, table: pa.Table | pl.DataFrame, *, durable: bool = True) -> int:
         """Write one Parquet object atomically (zstd, 256k-row groups); returns its size.
@@ -309,7 +308,7 @@ class Storage:
                 with open(path, "rb") as src:
                     shutil.copyfileobj(src, sink, 8 << 20)
 
-        return self._publish(key, write, durable, size=os.path.getsize(path))
+        return self._publish(key, write, durable)
 
     def make_durable(self, keys: list[str]) -> None:
         """fsync objects written with `durable=False` (S3 writes are durable already).

@@ -610,8 +610,15 @@ def test_builds_checks_and_the_report_on_s3_ask_no_object_its_size(monkeypatch, 
         written = log.read_text().count("\n")
         report = gather(remote, DAY)
         served = log.read_text().splitlines()
+        # The sizes the writer counted are those S3 lists.
+        keys = [f"gold/{mart}/dt={DAY}/data.parquet" for mart in marts]
+        counted = [storage.write_parquet(key, storage.read_frame(key)) for key in keys]
+        listed = [o.size for key in keys for o in storage.list(key.rsplit("/", 1)[0] + "/")]
     reads = [line for line in served[start:written] if "/footfall-sized/lake/silver/" in line]
     assert any('"GET' in line for line in reads) and not [line for line in reads if '"HEAD' in line]
+    # Nor is a gold partition asked its size once written: the writer counted it.
+    writes = [line for line in served[start:written] if "/footfall-sized/lake/gold/" in line]
+    assert any('"PUT' in line for line in writes) and not [line for line in writes if '"HEAD' in line]
     gold_reads = [line for line in served[written:] if "/footfall-sized/lake/gold/" in line]
     assert any('"GET' in line for line in gold_reads) and not [line for line in gold_reads if '"HEAD' in line]
     # And each answer is the local lake's.
@@ -620,6 +627,7 @@ def test_builds_checks_and_the_report_on_s3_ask_no_object_its_size(monkeypatch, 
     assert dupes == 0 and findings == {} and len(objects) == 24
     mine = gather(local, DAY)
     assert dataclasses.replace(report, generated_at=mine.generated_at) == mine
+    assert counted == listed and all(n > 0 for n in listed)
 
 
 def test_online_on_s3_reads_the_routes_of_the_latest_snapshots_day_only(monkeypatch, small_lake, tmp_path):
