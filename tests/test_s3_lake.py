@@ -46,13 +46,14 @@ def s3_url(s3_log):
         yield url
 
 
-def upload_landing(s3_url: str, local_root: Path, bucket: str):
-    """A new bucket holding the local lake's landing zone under `lake/`; its client."""
+def upload_zones(s3_url: str, local_root: Path, bucket: str, zones: tuple[str, ...] = ("landing",)):
+    """A new bucket holding the local lake's landing zone (or `zones`) under `lake/`; its client."""
     s3 = boto3.client("s3", endpoint_url=s3_url)
     s3.create_bucket(Bucket=bucket)
-    for path in sorted((local_root / "landing").rglob("*")):
-        if path.is_file():
-            s3.upload_file(str(path), bucket, f"lake/{path.relative_to(local_root)}")
+    for zone in zones:
+        for path in sorted((local_root / zone).rglob("*")):
+            if path.is_file():
+                s3.upload_file(str(path), bucket, f"lake/{path.relative_to(local_root)}")
     return s3
 
 
@@ -65,7 +66,7 @@ def test_ingest_from_and_to_s3_matches_local(s3_url, s3_log, monkeypatch, small_
     body = victim.read_bytes()
     at = len(body) * 7 // 10
     victim.write_bytes(body[:at] + b"\xff" * 64 + body[at + 64:])
-    s3 = upload_landing(s3_url, local_root, "footfall-test")
+    s3 = upload_zones(s3_url, local_root, "footfall-test")
 
     # In waves of at most a third of the landing on S3 (each saving the ledger there), in
     # one wave locally: the same rows.
@@ -114,7 +115,7 @@ def test_a_landing_object_whose_connection_breaks_off_is_read_on_from_there(
     version whole."""
     apply_env(monkeypatch, s3_url)
     local_root, _ = small_lake
-    upload_landing(s3_url, local_root, "footfall-cut")
+    upload_zones(s3_url, local_root, "footfall-cut")
     objects = sorted((local_root / "landing/rtl").rglob("*.gz"))
     first, second = (str(p.relative_to(local_root)) for p in objects[3:5])
 
@@ -159,7 +160,7 @@ def test_models_and_report_on_an_s3_lake_match_the_local_lake(s3_url, monkeypatc
 
     apply_env(monkeypatch, s3_url)
     local_root, _ = small_lake
-    upload_landing(s3_url, local_root, "footfall-models")
+    upload_zones(s3_url, local_root, "footfall-models")
     day = date(2026, 11, 2)
     remote = Settings(lake=Lake(root="s3://footfall-models/lake"))
     local = Settings(lake=Lake(root=str(local_root)))
@@ -238,7 +239,7 @@ def test_a_damaged_hour_on_s3_is_named_by_a_query_and_rebuilt_by_ingest(s3_url, 
     late = sorted((local_root / "landing/rtl/2026/11/02/13").glob("*.gz"))[-1]
     body = late.read_bytes()
     late.unlink()
-    s3 = upload_landing(s3_url, local_root, "footfall-damaged")
+    s3 = upload_zones(s3_url, local_root, "footfall-damaged")
     remote = Settings(lake=Lake(root="s3://footfall-damaged/lake"))
     ingest(remote, KEY)
     whole = s3.get_object(Bucket="footfall-damaged", Key=f"lake/{HOUR}")["Body"].read()
@@ -307,7 +308,7 @@ def test_dagster_runs_every_check_on_an_s3_lake(s3_url, monkeypatch, small_lake)
 
     apply_env(monkeypatch, s3_url)
     local_root, _ = small_lake
-    upload_landing(s3_url, local_root, "footfall-dagster")
+    upload_zones(s3_url, local_root, "footfall-dagster")
     d = build_defs({"footfall": FootfallResource(lake_root="s3://footfall-dagster/lake"),
                     "hash_key": HashKeyResource(key=KEY.decode())})
     instance = dg.DagsterInstance.ephemeral()
@@ -469,11 +470,8 @@ def test_builds_and_checks_on_s3_read_past_silver_hours_that_ingest_replaces_mea
     local_root, _ = small_lake
     local = Settings(lake=Lake(root=str(local_root)), ingest=Ingest(workers=1))
     ingest(local, KEY)
-    s3 = boto3.client("s3", endpoint_url=s3_url)
-    s3.create_bucket(Bucket="footfall-churn")
+    upload_zones(s3_url, local_root, "footfall-churn", ("silver",))
     hours = sorted((local_root / "silver").rglob("*.parquet"))
-    for path in hours:
-        s3.upload_file(str(path), "footfall-churn", f"lake/{path.relative_to(local_root)}")
     marts = ["page_views", "daily_site_metrics"]
     build(local, Window(DAY, DAY), marts)
     expected = {m: pl.read_parquet(local_root / f"gold/{m}/dt={DAY}/data.parquet") for m in marts}
@@ -535,11 +533,7 @@ def test_queries_and_the_report_on_s3_read_past_objects_replaced_meanwhile(
     local = Settings(lake=Lake(root=str(local_root)), ingest=Ingest(workers=1))
     ingest(local, KEY)
     build(local, Window(DAY, DAY))
-    s3 = boto3.client("s3", endpoint_url=s3_url)
-    s3.create_bucket(Bucket="footfall-asking")
-    for path in sorted(local_root.rglob("*")):
-        if path.is_file() and path.relative_to(local_root).parts[0] in ("silver", "gold", "state"):
-            s3.upload_file(str(path), "footfall-asking", f"lake/{path.relative_to(local_root)}")
+    upload_zones(s3_url, local_root, "footfall-asking", ("silver", "gold", "state"))
     versions = tmp_path / "versions"
     versions.mkdir()
 
@@ -596,11 +590,7 @@ def test_builds_checks_and_the_report_on_s3_ask_no_object_its_size(monkeypatch, 
     log = tmp_path / "moto.log"
     with moto_server(log) as url:
         apply_env(monkeypatch, url)
-        s3 = boto3.client("s3", endpoint_url=url)
-        s3.create_bucket(Bucket="footfall-sized")
-        for path in sorted(local_root.rglob("*")):
-            if path.is_file() and path.relative_to(local_root).parts[0] in ("silver", "state"):
-                s3.upload_file(str(path), "footfall-sized", f"lake/{path.relative_to(local_root)}")
+        upload_zones(url, local_root, "footfall-sized", ("silver", "state"))
         remote = Settings(lake=Lake(root="s3://footfall-sized/lake"))
         storage = Storage(remote.lake.root)
         start = log.read_text().count("\n")
@@ -659,11 +649,7 @@ def test_online_on_s3_reads_the_routes_of_the_latest_snapshots_day_only(monkeypa
     log = tmp_path / "moto.log"
     with moto_server(log) as url:
         apply_env(monkeypatch, url)
-        s3 = boto3.client("s3", endpoint_url=url)
-        s3.create_bucket(Bucket="footfall-online")
-        for path in sorted(local_root.rglob("*.parquet")):
-            if path.relative_to(local_root).parts[0] in ("silver", "gold"):
-                s3.upload_file(str(path), "footfall-online", f"lake/{path.relative_to(local_root)}")
+        upload_zones(url, local_root, "footfall-online", ("silver", "gold"))
         start = log.read_text().count("\n")
         snapshots, routes = reading(Storage("s3://footfall-online/lake"), lambda con: latest_presence(con, 3),
                                     "the presence tables", PRESENCE_TABLES)
@@ -719,10 +705,7 @@ def test_a_query_of_one_hour_on_s3_reads_that_hours_objects_only(monkeypatch, sm
     log = tmp_path / "moto.log"
     with moto_server(log) as url:
         apply_env(monkeypatch, url)
-        s3 = boto3.client("s3", endpoint_url=url)
-        s3.create_bucket(Bucket="footfall-pruned")
-        for path in sorted((local_root / "silver").rglob("*.parquet")):
-            s3.upload_file(str(path), "footfall-pruned", f"lake/{path.relative_to(local_root)}")
+        upload_zones(url, local_root, "footfall-pruned", ("silver",))
         start = log.read_text().count("\n")
         ((count,),) = reading(Storage("s3://footfall-pruned/lake"), lambda con: con.sql(
             f"select count(*) from requests where dt = '{DAY}' and hour = 13").fetchall(), "a test query")
