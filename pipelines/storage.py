@@ -87,7 +87,7 @@ class _Body(io.RawIOBase):
 
     def __init__(self, storage: Storage, key: str):
         self._storage, self._key = storage, key
-        self._at, self._resumed, self._etag = 0, 0, ""
+        self._at, self._resumed, self._etag, self._body = 0, 0, "", None
         self._body = self._get()
 
     def _get(self):
@@ -126,7 +126,7 @@ class _Body(io.RawIOBase):
         return len(data)
 
     def close(self) -> None:
-        if not self.closed:
+        if not self.closed and self._body is not None:
             self._body.close()
         super().close()
 
