@@ -5,6 +5,8 @@ User-supplied ids reach DuckDB only as bound parameters, never inside the SQL te
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import duckdb
 import polars as pl
 
@@ -25,17 +27,29 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
     return frame
 
 
-def latest_presence(con: duckdb.DuckDBPyConnection, top: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per site, the latest snapshot (with that day's peak beside it) and its top routes."""
+RECENT_DAYS = 7  # `online` shows the sites with presence in this many days up to today
+
+
+def latest_presence(con: duckdb.DuckDBPyConnection, top: int = 5,
+                    today: date | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per site, the latest snapshot (with that day's peak beside it) and its top routes:
+    of the sites with presence in the last RECENT_DAYS days, or, when none has, of every
+    site. The recent days are read first because on S3 each day is an object, and a
+    year of them would be read to find today's."""
     if not _has(con, "presence_snapshots"):
         raise LookupError(TABLES_MISSING.format(what="presence snapshots"))
-    snapshots = _frame(con, """
+    today = today or datetime.now(UTC).date()
+    latest = """
         select site, snapshot_ts, online_visitors,
                max(online_visitors) over (partition by site, dt) as peak_today
         from presence_snapshots
+        where dt >= ?
         qualify snapshot_ts = max(snapshot_ts) over (partition by site)
         order by site
-    """)
+    """
+    snapshots = _frame(con, latest, [today - timedelta(days=RECENT_DAYS - 1)])
+    if snapshots.is_empty():
+        snapshots = _frame(con, latest, [date.min])
     if not _has(con, "presence_routes") or snapshots.is_empty():
         return snapshots, pl.DataFrame()
     # The days of the chosen snapshots, as a range the scan can prune by: on S3 each day is

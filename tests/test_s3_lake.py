@@ -620,13 +620,15 @@ def test_builds_checks_and_the_report_on_s3_ask_no_object_its_size(monkeypatch, 
     assert counted == listed and all(n > 0 for n in listed)
 
 
-def test_online_on_s3_reads_the_routes_of_the_latest_snapshots_day_only(monkeypatch, small_lake, tmp_path):
-    """`footfall online` shows each site's top routes at its latest snapshot. Those are in
-    one day's object of `presence_routes`; before, every day's was read to find them (a
-    year of gold: 365 objects for one instant's routes). With the day's presence copied
-    two and three days back, the answer on S3 is the local one, from the latest day's
-    routes alone; and no other table of the lake is listed or read (each cost a listing
-    and its newest object's footer)."""
+def test_online_on_s3_reads_the_recent_snapshots_and_the_latest_ones_routes_only(
+        monkeypatch, small_lake, tmp_path):
+    """`footfall online` shows the latest snapshot of each site seen in the last seven days
+    and its top routes. Before, every day's snapshots and routes were read to find them (a
+    year of gold: some 730 objects for one instant). With the day's presence copied two
+    days back, and ten days back under another site's name, the answer on S3 is the local
+    one, from the recent days' snapshots and the latest day's routes alone, and no other
+    table of the lake is listed or read (each cost a listing and its newest object's
+    footer). A lake with no recent presence shows every site's latest, old ones too."""
     from pipelines.catalog import connect, reading
     from pipelines.journey import PRESENCE_TABLES, latest_presence
 
@@ -636,27 +638,36 @@ def test_online_on_s3_reads_the_routes_of_the_latest_snapshots_day_only(monkeypa
     build(local, Window(DAY, DAY), ["presence_snapshots", "presence_routes", "sessions"])
     for table in ("presence_snapshots", "presence_routes"):
         day = pl.read_parquet(local_root / f"gold/{table}/dt={DAY}/data.parquet")
-        for back in (2, 3):
+        one_site = day.filter(pl.col("site") == day["site"].min()).with_columns(site=pl.lit("old.example.com"))
+        for back, rows in ((2, day), (10, one_site)):
             earlier = DAY - timedelta(days=back)
             (local_root / f"gold/{table}/dt={earlier}").mkdir()
-            day.with_columns(pl.col("dt") - timedelta(days=back),
-                             pl.col("snapshot_ts") - timedelta(days=back)).write_parquet(
-                local_root / f"gold/{table}/dt={earlier}/data.parquet")
+            rows.with_columns(pl.col("dt") - timedelta(days=back), pl.col("snapshot_ts") - timedelta(days=back)
+                              ).write_parquet(local_root / f"gold/{table}/dt={earlier}/data.parquet")
     con = connect(Storage(str(local_root)))
-    expected = latest_presence(con, 3)
+    expected, stale = latest_presence(con, 3, today=DAY), latest_presence(con, 3, today=DAY + timedelta(days=30))
     con.close()
     assert expected[1].height > 0 and set(expected[0]["snapshot_ts"].dt.date()) == {DAY}
+    assert "old.example.com" not in expected[0]["site"]
+    assert stale[0].filter(pl.col("site") == "old.example.com")["snapshot_ts"].dt.date().to_list() == \
+        [DAY - timedelta(days=10)]
+    assert stale[0].filter(pl.col("site") != "old.example.com").equals(expected[0])
     log = tmp_path / "moto.log"
     with moto_server(log) as url:
         apply_env(monkeypatch, url)
         upload_zones(url, local_root, "footfall-online", ("silver", "gold"))
+        remote = Storage("s3://footfall-online/lake")
         start = log.read_text().count("\n")
-        snapshots, routes = reading(Storage("s3://footfall-online/lake"), lambda con: latest_presence(con, 3),
+        snapshots, routes = reading(remote, lambda con: latest_presence(con, 3, today=DAY),
                                     "the presence tables", PRESENCE_TABLES)
         served = log.read_text().splitlines()[start:]
+        old = reading(remote, lambda con: latest_presence(con, 3, today=DAY + timedelta(days=30)),
+                      "the presence tables", PRESENCE_TABLES)
     assert snapshots.equals(expected[0]) and routes.equals(expected[1])
-    read = {line.split()[6] for line in served if '"GET /footfall-online/lake/gold/presence_routes/' in line}
-    assert read == {f"/footfall-online/lake/gold/presence_routes/dt={DAY}/data.parquet"}
+    assert old[0].equals(stale[0]) and old[1].equals(stale[1])
+    objects = {tuple(line.split()[6].split("/")[4:6]) for line in served if '"GET /footfall-online/lake/gold/' in line}
+    assert objects == {("presence_snapshots", f"dt={DAY}"), ("presence_snapshots", f"dt={DAY - timedelta(days=2)}"),
+                       ("presence_routes", f"dt={DAY}")}
     touched = {urllib.parse.unquote(line.split()[6]) for line in served if "footfall-online" in line}
     others = [t for t in touched if ("silver/" in t or "gold/sessions" in t)
               and "delimiter=/" not in t]  # the layers' folders are listed, to find the tables
