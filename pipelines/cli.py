@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -344,7 +345,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     except duckdb.Error as err:
         if damaged_file_message(err):  # main names the file and its repair
             raise
-        raise UserError(f"query failed: {str(err).splitlines()[0]}") from None
+        raise UserError(f"query failed: {str(err).splitlines()[0]}{_not_there_yet(err)}") from None
     if frame is None:
         return 0
     if args.csv:
@@ -359,6 +360,20 @@ def cmd_query(args: argparse.Namespace) -> int:
     if frame.height > args.limit:
         out.print(f"({frame.height:,} rows, first {args.limit} shown; --limit or --csv for more)")
     return 0
+
+
+def _not_there_yet(err: Exception) -> str:
+    """What to run when a query names a lake table that has no data yet."""
+    from pipelines.models import MARTS
+    from pipelines.schemas import SILVER
+
+    missing = re.search(r"Table with name (\S+) does not exist", str(err))
+    name = missing.group(1).lower() if missing else ""
+    if name in SILVER:
+        return f" (the lake has no {name} yet: footfall ingest writes them from landing)"
+    if name in MARTS:
+        return f" (the lake has no {name} yet: footfall build --date DAY writes them from silver)"
+    return ""
 
 
 def cmd_online(args: argparse.Namespace) -> int:

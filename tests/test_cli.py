@@ -32,6 +32,9 @@ def test_generate_then_ingest_then_nothing_new(tmp_path):
     second = run("ingest", "--lake", lake, env=key)
     landed = sum(1 for p in (tmp_path / "lake/landing").rglob("*") if p.is_file())
     assert second.returncode == 0 and f"nothing new in landing: all {landed:,} objects" in second.stdout
+    early = run("query", "--lake", lake, "select count(*) from sessions")  # not built yet: say what to run
+    assert early.returncode == 2 and early.stderr.strip().endswith(
+        "(the lake has no sessions yet: footfall build --date DAY writes them from silver)")
     built = run("build", "--lake", lake, "--date", "2026-11-01")
     assert built.returncode == 0, built.stderr
     views = pl.read_parquet(f"{lake}/gold/page_views/dt=2026-11-01/data.parquet")
