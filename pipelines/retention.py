@@ -118,8 +118,7 @@ def _retention(settings: Settings, storage: Storage, today: date | None, lock: W
         for plan in result.damaged:
             if not plan.lost:  # the next ingest takes its objects again and rebuilds it
                 apply_rebuild(storage, entries, plan, run_id=f"retention-{stamp}")
-        for key in result.deleted:
-            storage.delete(key)
+        storage.delete_many(result.deleted)
         if result.deleted or result.damaged:
             storage.write_bytes(f"state/retention/{stamp}.json", json.dumps(
                 {"run_at": stamp, "today": today.isoformat(), "cutoffs": result.cutoffs,
@@ -142,6 +141,10 @@ def damaged_hours(storage: Storage, entries: dict[str, ledger.Entry], objects: l
     plans = []
     for table, dt, hour in hours:
         key = hour_key(table, dt, hour)
-        if storage.exists(key) and (cause := unreadable(storage, key)):
+        try:
+            cause = unreadable(storage, key)
+        except FileNotFoundError:  # asked by reading, not first (on S3 a request an hour)
+            continue
+        if cause:
             plans.append(plan_hour_rebuild(storage, entries, table, dt, hour, cause))
     return plans

@@ -28,6 +28,7 @@ from polars.exceptions import PanicException
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REREADS = 4  # tries of a read over S3 objects that are replaced meanwhile
+DELETE_BATCH = 1000  # keys in one S3 DeleteObjects request (its limit)
 log = logging.getLogger(__name__)
 L = TypeVar("L")
 T = TypeVar("T")
@@ -351,8 +352,35 @@ class Storage:
         return frame
 
     def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.fs.delete_file(self.full(key))
+        self.delete_many([key])
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete objects; a missing one is no error. On S3 a thousand a request, with
+        boto3: Arrow's `delete_file` asks each key what it is first and, where it removed a
+        folder's last object, PUTs an empty `folder/` object to keep the folder (four
+        requests an object, and a marker left in the bucket)."""
+        keys = list(keys)
+        if not self.is_s3:
+            for key in keys:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.delete_file(self.full(key))
+            return
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, _, base = self.base.partition("/")
+        lead = f"{base}/" if base else ""
+        if self._client is None:
+            self._client = s3_client()
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start:start + DELETE_BATCH]
+            try:
+                answer = self._client.delete_objects(Bucket=bucket, Delete={
+                    "Objects": [{"Key": lead + k} for k in batch], "Quiet": True})
+            except (BotoCoreError, ClientError) as err:
+                raise OSError(f"deleting {len(batch):,} object(s) under {self.uri()} failed: {err}") from err
+            if errors := answer.get("Errors"):
+                raise OSError(f"deleting {len(errors):,} object(s) under {self.uri()} failed, e.g. "
+                              f"{errors[0].get('Key')}: {errors[0].get('Code')} {errors[0].get('Message')}")
 
     def iter_prefixes(self, prefix: str) -> Iterator[str]:
         """Immediate sub-folders of `prefix` (e.g. the `dt=` partitions of a table)."""
