@@ -50,9 +50,8 @@ def build_on_athena(settings: Settings, window: Window, models: list[str] | None
             if name == "funnel_daily" and not settings.funnels:
                 continue
             sql = insert_statement(settings, name, window)
-            for day in window.days():  # replace exactly the window's days
-                for obj in storage.list(f"gold/{name}/dt={day.isoformat()}/"):
-                    storage.delete(obj.key)
+            storage.delete_many([obj.key for day in window.days()  # replace exactly the window's days
+                                 for obj in storage.list(f"gold/{name}/dt={day.isoformat()}/")])
             answer = wr.athena.start_query_execution(
                 sql=sql, database=settings.athena.database, workgroup=settings.athena.workgroup,
                 s3_output=settings.athena.output_location or None, wait=True)
