@@ -90,7 +90,8 @@ def query_tables(sql: str) -> set[str] | None:
     """The tables `sql` names, as DuckDB's parser finds them; None when it cannot tell
     (say, a column of a table it does not know is used in a join): then every table."""
     try:
-        return duckdb.connect().get_table_names(sql)
+        with duckdb.connect() as con:
+            return con.get_table_names(sql)
     except duckdb.Error:
         return None
 

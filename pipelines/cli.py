@@ -656,8 +656,9 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--csv", action="store_true", help="print every row as CSV")
     q.set_defaults(func=cmd_query)
 
-    o = sub.add_parser("online", parents=[common], help="each site's latest presence snapshot and its top routes (the sites seen "
-                                                     "in the last 7 days; every site if none was)")
+    o = sub.add_parser("online", parents=[common],
+                       help="each site's latest presence snapshot and its top routes (the sites seen in "
+                            "the last 7 days; every site if none was)")
     o.add_argument("--top", type=int, default=5)
     o.set_defaults(func=cmd_online)
 

@@ -30,7 +30,7 @@ def arrow_dataset(storage: Storage, objects: list[ObjectInfo], *, every_schema: 
     """The objects (in key order) as one dataset, scanned lazily with filters pushed down.
 
     Its columns are those of the newest object (the last), or with `every_schema` those of
-    all of them united by name (a footer read each, kept for the scan). With `partitioned`
+    all of them united by name (a footer read each, 16 at a time). With `partitioned`
     (and the newest object's columns) each fragment carries the `dt` (and `hour`) of its
     key as a guarantee, so a filter on them skips the other objects unread, footers
     included."""

@@ -182,7 +182,7 @@ class Storage:
     def _s3_list_after(self, prefix: str, after: str) -> list[ObjectInfo]:
         bucket, _, base = self.base.partition("/")
         lead = f"{base}/" if base else ""
-        pages = s3_client().get_paginator("list_objects_v2").paginate(
+        pages = self._boto().get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=lead + prefix, StartAfter=lead + after)
         return [ObjectInfo(o["Key"][len(lead):], o["Size"],
                            (o["LastModified"] - _EPOCH) // timedelta(microseconds=1) * 1000)
@@ -229,15 +229,19 @@ class Storage:
         with _Body(self, key) as body:
             return body.read()
 
+    def _boto(self):
+        """This lake's boto3 client, made on first use."""
+        if self._client is None:
+            self._client = s3_client()
+        return self._client
+
     def _request(self, key: str, operation: str, **extra) -> dict:
         """boto3's answer to `operation` on `key` (errors as `_get` says)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         bucket, _, name = self.full(key).partition("/")
-        if self._client is None:
-            self._client = s3_client()
         try:
-            return getattr(self._client, operation)(Bucket=bucket, Key=name, **extra)
+            return getattr(self._boto(), operation)(Bucket=bucket, Key=name, **extra)
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code")
             if code in ("NoSuchKey", "404"):
@@ -357,7 +361,7 @@ class Storage:
     def delete_many(self, keys: Iterable[str]) -> None:
         """Delete objects; a missing one is no error. On S3 a thousand a request, with
         boto3: Arrow's `delete_file` asks each key what it is first and, where it removed a
-        folder's last object, PUTs an empty `folder/` object to keep the folder (four
+        folder's last object, PUTs an empty `folder/` object to keep the folder (three
         requests an object, and a marker left in the bucket)."""
         keys = list(keys)
         if not self.is_s3:
@@ -369,12 +373,10 @@ class Storage:
 
         bucket, _, base = self.base.partition("/")
         lead = f"{base}/" if base else ""
-        if self._client is None:
-            self._client = s3_client()
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start:start + DELETE_BATCH]
             try:
-                answer = self._client.delete_objects(Bucket=bucket, Delete={
+                answer = self._boto().delete_objects(Bucket=bucket, Delete={
                     "Objects": [{"Key": lead + k} for k in batch], "Quiet": True})
             except (BotoCoreError, ClientError) as err:
                 raise OSError(f"deleting {len(batch):,} object(s) under {self.uri()} failed: {err}") from err
