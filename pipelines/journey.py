@@ -14,6 +14,7 @@ TABLES_MISSING = "the lake has no {what} yet: run `footfall build` for the days 
 # The tables each reads: a connection for it needs no other.
 PRESENCE_TABLES = ("presence_snapshots", "presence_routes")
 JOURNEY_TABLES = ("sessions", "page_views", "events")
+RECENT_DAYS = 7  # `online` shows the sites with presence in this many days up to today
 
 
 def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -25,9 +26,6 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
     frame = pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
     assert isinstance(frame, pl.DataFrame)
     return frame
-
-
-RECENT_DAYS = 7  # `online` shows the sites with presence in this many days up to today
 
 
 def latest_presence(con: duckdb.DuckDBPyConnection, top: int = 5,

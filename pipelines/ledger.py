@@ -117,8 +117,12 @@ def _frame(entries: Iterable[Entry]) -> pa.Table:
 
 
 def load(storage: Storage) -> dict[str, Entry]:
-    """The live ledger, by object key."""
-    return _entries(read_file(storage, LEDGER_KEY)) if storage.exists(LEDGER_KEY) else {}
+    """The live ledger, by object key (none yet: empty). Read without asking first whether
+    it exists: on S3 that is a request more for every ingest, sensor tick and check."""
+    try:
+        return _entries(read_file(storage, LEDGER_KEY))
+    except FileNotFoundError:
+        return {}
 
 
 def history(storage: Storage, days: Iterable[date] | None = None,
