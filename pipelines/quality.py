@@ -12,9 +12,9 @@ from datetime import date
 from typing import TypeVar
 
 import duckdb
-import pyarrow.parquet as pq
 
 from pipelines import ledger
+from pipelines.datasets import arrow_dataset
 from pipelines.models import S3_READ_ERRORS, parquet_relation
 from pipelines.storage import ObjectInfo, Storage, read_while_replaced
 
@@ -131,16 +131,13 @@ def _pii(storage: Storage, objects: list[ObjectInfo]) -> dict[str, int]:
 
 
 def partition_rows(storage: Storage, table: str, day: date) -> int:
-    """Rows in one day of a silver or gold table, from the Parquet footers (no data read)."""
+    """Rows in one day of a silver or gold table, from the Parquet footers (no data read),
+    read side by side: on S3 a day of silver is 24 objects, each a round trip."""
     prefix = f"{table}/dt={day.isoformat()}/"
 
     def count(objects: list[ObjectInfo]) -> int:
-        total = 0
-        for obj in objects:
-            if obj.key.endswith(".parquet"):
-                with storage.open_random(obj.key) as f:  # on S3: the footer by range
-                    total += pq.ParquetFile(f).metadata.num_rows
-        return total
+        parquet = [o for o in objects if o.key.endswith(".parquet")]
+        return arrow_dataset(storage, parquet, every_schema=True).count_rows() if parquet else 0
 
     return read_while_replaced(storage, lambda: storage.list(prefix), count, f"the footers of {prefix}",
                                S3_READ_ERRORS)

@@ -613,7 +613,8 @@ def test_builds_checks_and_the_report_on_s3_ask_no_object_its_size(monkeypatch, 
     """The builds, the checks and the report read the objects they listed, each with the
     size its listing gave. Before, each Arrow dataset made from paths sent a HEAD per
     object, every time one was made: a one-day build of the 3-day demo lake sent 1,090
-    HEADs to silver among its 3,047 requests (now 0 of 1,957)."""
+    HEADs to silver among its 3,047 requests (now 0 of 1,957). The volume check's row
+    count sent a HEAD and a GET per hour (now the GET alone)."""
     from pipelines.quality import pii_findings
 
     local_root, _ = small_lake
@@ -631,6 +632,7 @@ def test_builds_checks_and_the_report_on_s3_ask_no_object_its_size(monkeypatch, 
         built = build(remote, Window(DAY, DAY), marts)
         objects = [o for o in storage.list("silver/requests/") if o.key.endswith(".parquet")]
         dupes, findings = duplicate_keys(storage, objects, "request_id"), pii_findings(storage, objects)
+        rows = partition_rows(storage, "silver/requests", DAY)  # the volume check's footers
         written = log.read_text().count("\n")
         report = gather(remote, DAY)
         served = log.read_text().splitlines()
@@ -649,6 +651,7 @@ def test_builds_checks_and_the_report_on_s3_ask_no_object_its_size(monkeypatch, 
     for mart in marts:
         assert built[mart][str(DAY)] == pl.read_parquet(local_root / f"gold/{mart}/dt={DAY}/data.parquet").height > 0
     assert dupes == 0 and findings == {} and len(objects) == 24
+    assert rows == pl.read_parquet(local_root / f"silver/requests/dt={DAY}/*/*.parquet").height > 0
     mine = gather(local, DAY)
     assert dataclasses.replace(report, generated_at=mine.generated_at) == mine
     assert counted == listed and all(n > 0 for n in listed)
