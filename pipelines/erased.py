@@ -48,7 +48,7 @@ class ErasedVisitors:
 def log_version(storage: Storage) -> bytes:
     """The erasure log as it stands (empty before the first erasure), to tell whether an
     erase ended between two readings."""
-    return storage.read_bytes(LOG_KEY) if storage.exists(LOG_KEY) else b""
+    return storage.read_bytes_if_any(LOG_KEY) or b""
 
 
 def build_past_erasures(storage: Storage, what: str, run: Callable[[], T]) -> T:
@@ -78,7 +78,8 @@ def build_past_erasures(storage: Storage, what: str, run: Callable[[], T]) -> T:
 
 def load_erased(storage: Storage, key: bytes) -> ErasedVisitors | None:
     """The visitors on the erasure log, or None when no one was ever erased."""
-    if not storage.exists(LOG_KEY):
+    body = storage.read_bytes_if_any(LOG_KEY)
+    if body is None:
         return None
-    subjects = frozenset(e["subject"] for e in json.loads(storage.read_bytes(LOG_KEY)))
+    subjects = frozenset(e["subject"] for e in json.loads(body))
     return ErasedVisitors(subjects, key) if subjects else None

@@ -104,7 +104,7 @@ def _erase(settings: Settings, storage: Storage, key: bytes, vid: str, lock: Wri
     result.remaining = sum(sum(_files_with(storage, prefix, vid).values())
                            for prefix in ("silver/", "gold/"))
     lock.check()
-    log = json.loads(storage.read_bytes(LOG_KEY)) if storage.exists(LOG_KEY) else []
+    log = json.loads(storage.read_bytes_if_any(LOG_KEY) or b"[]")
     log.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), "subject": result.subject,
                 "rows_removed": result.rows_removed, "files_rewritten": result.files_rewritten,
                 "gold_days_rebuilt": len(result.gold_days), "verified_absent": result.remaining == 0})

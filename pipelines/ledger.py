@@ -15,6 +15,7 @@ checks, rebuilds).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -132,11 +133,12 @@ def history(storage: Storage, days: Iterable[date] | None = None,
     wanted = None if days is None else sorted({d.isoformat() for d in days})
     if wanted == []:
         return []
-    keys = [LEDGER_KEY] if storage.exists(LEDGER_KEY) else []
     # A day's objects are archived in its month or later: they leave landing after they land.
-    keys += [o.key for o in storage.list(ARCHIVE_PREFIX) if o.key.endswith(".parquet")
-             and (wanted is None or o.key.rsplit("/", 1)[-1] >= wanted[0][:7])]
+    keys = [o.key for o in storage.list(ARCHIVE_PREFIX) if o.key.endswith(".parquet")
+            and (wanted is None or o.key.rsplit("/", 1)[-1] >= wanted[0][:7])]
     frames = [read_file(storage, k) for k in keys]
+    with contextlib.suppress(FileNotFoundError):  # no live ledger yet (read, not asked: see `load`)
+        frames.insert(0, read_file(storage, LEDGER_KEY))
     if not frames:
         return []
     frame = pl.concat(frames)
@@ -158,7 +160,7 @@ def archive(storage: Storage, entries: dict[str, Entry], objects: Iterable[str],
         return 0
     key = f"{ARCHIVE_PREFIX}{month}.parquet"
     kept = pl.from_arrow(_frame(moving))
-    if storage.exists(key):
+    with contextlib.suppress(FileNotFoundError):  # the month's first archive otherwise
         kept = pl.concat([read_file(storage, key), kept]).unique("object", keep="last", maintain_order=True)
     storage.write_parquet(key, kept.sort("object"))
     for entry in moving:

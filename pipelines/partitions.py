@@ -146,8 +146,11 @@ def merge_partition(
             left_out = dict(new.filter(gone).group_by("source_object").len().iter_rows())
             new = new.filter(~gone)
     frames = []
-    if storage.exists(key):
+    try:  # read without asking first whether the hour exists: on S3 a request an hour more
         old = read_partition(storage, key, schema)
+    except FileNotFoundError:
+        pass
+    else:
         if reprocessed:
             old = old.filter(~pl.col("source_object").is_in(list(reprocessed)))
         frames.append(old.with_columns(_new=pl.lit(False), _order=pl.lit(0, pl.Int64)))

@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,32 @@ class ObjectInfo:
     mtime_ns: int
 
 
+# What picks the S3 endpoint and credentials: a client is shared while these stay the same.
+_AWS_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE",
+            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def _per_process_and_aws_env(make: Callable[[], T]) -> Callable[[], T]:
+    """`make()` once per process and AWS environment, then shared: both clients are
+    thread-safe, and each costs time to make (boto3's ~0.1 s of CPU) and new connections
+    (a TCP and TLS handshake each) where a shared one reuses its pool. Ingest makes a
+    `Storage` for each task of each worker."""
+    made: dict[tuple, T] = {}
+    lock = threading.Lock()
+
+    def shared() -> T:
+        key = (os.getpid(), *(os.environ.get(k) for k in _AWS_ENV))  # a fork's child makes its own
+        with lock:
+            if key not in made:
+                made.clear()  # another server or credentials: the old client is not needed again
+                made[key] = make()
+            return made[key]
+
+    shared.__doc__ = make.__doc__
+    return shared
+
+
+@_per_process_and_aws_env
 def s3_client():
     """A boto3 S3 client with the endpoint, region and credentials the lake's own reads use
     (boto3 reads AWS_ENDPOINT_URL[_S3] itself); its own session, as the default one is not
@@ -65,6 +92,7 @@ def s3_client():
     return boto3.session.Session().client("s3")
 
 
+@_per_process_and_aws_env
 def s3_filesystem() -> pafs.S3FileSystem:
     """S3 through the usual AWS credential chain; AWS_ENDPOINT_URL points at another server."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
@@ -144,7 +172,6 @@ class Storage:
         else:
             self.fs = pafs.LocalFileSystem()
             self.base = str(Path(self.root).resolve())
-        self._client = None  # boto3's, made on first use (thread-safe, unlike its sessions)
 
     def full(self, key: str) -> str:
         return f"{self.base}/{key}" if key else self.base
@@ -182,7 +209,7 @@ class Storage:
     def _s3_list_after(self, prefix: str, after: str) -> list[ObjectInfo]:
         bucket, _, base = self.base.partition("/")
         lead = f"{base}/" if base else ""
-        pages = self._boto().get_paginator("list_objects_v2").paginate(
+        pages = s3_client().get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=lead + prefix, StartAfter=lead + after)
         return [ObjectInfo(o["Key"][len(lead):], o["Size"],
                            (o["LastModified"] - _EPOCH) // timedelta(microseconds=1) * 1000)
@@ -220,6 +247,14 @@ class Storage:
         with self.open_input(key) as f:
             return f.read()
 
+    def read_bytes_if_any(self, key: str) -> bytes | None:
+        """`read_bytes`, or None when there is no such object: read without asking first
+        whether it exists, which on S3 is a request more."""
+        try:
+            return self.read_bytes(key)
+        except FileNotFoundError:
+            return None
+
     def _get(self, key: str) -> bytes:
         """An S3 object whole, with one GET: S3 answers it from one version however often
         the key is replaced meanwhile. Arrow's reader asks for the size and then for ranges
@@ -229,19 +264,13 @@ class Storage:
         with _Body(self, key) as body:
             return body.read()
 
-    def _boto(self):
-        """This lake's boto3 client, made on first use."""
-        if self._client is None:
-            self._client = s3_client()
-        return self._client
-
     def _request(self, key: str, operation: str, **extra) -> dict:
         """boto3's answer to `operation` on `key` (errors as `_get` says)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         bucket, _, name = self.full(key).partition("/")
         try:
-            return getattr(self._boto(), operation)(Bucket=bucket, Key=name, **extra)
+            return getattr(s3_client(), operation)(Bucket=bucket, Key=name, **extra)
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code")
             if code in ("NoSuchKey", "404"):
@@ -376,7 +405,7 @@ class Storage:
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start:start + DELETE_BATCH]
             try:
-                answer = self._boto().delete_objects(Bucket=bucket, Delete={
+                answer = s3_client().delete_objects(Bucket=bucket, Delete={
                     "Objects": [{"Key": lead + k} for k in batch], "Quiet": True})
             except (BotoCoreError, ClientError) as err:
                 raise OSError(f"deleting {len(batch):,} object(s) under {self.uri()} failed: {err}") from err

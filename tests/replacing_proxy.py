@@ -8,12 +8,15 @@ that path PUTs it upstream, removes the file, then is answered. A file named so 
 `.cut` added cuts the next GET of that path instead: its full length is announced, half
 the body sent and the connection dropped (a network failure mid-object). A process of its
 own, so that no reader in the test process waits on Python's lock for it.
+
+`GET /_proxy/connections` answers how many connections clients have opened to it so far.
 """
 
 from __future__ import annotations
 
 import http.client
 import sys
+import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,9 +29,15 @@ HOP = {"host", "connection", "keep-alive", "transfer-encoding", "expect", "proxy
 def main(upstream: str, versions: Path, port: int) -> None:
     target = urllib.parse.urlsplit(upstream)
     s3 = boto3.client("s3", endpoint_url=upstream)  # signed: the server refuses anonymous writes
+    connections, counting = [0], threading.Lock()  # one handler a connection
 
     class Forward(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            with counting:
+                connections[0] += 1
+            super().setup()
 
         def log_message(self, *args) -> None:
             pass
@@ -52,6 +61,13 @@ def main(upstream: str, versions: Path, port: int) -> None:
             return b"".join(parts)
 
         def _any(self) -> None:
+            if self.path == "/_proxy/connections":
+                count = str(connections[0]).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(count)))
+                self.end_headers()
+                self.wfile.write(count)
+                return
             if "chunked" in self.headers.get("Transfer-Encoding", ""):
                 body = self._chunked()
             else:

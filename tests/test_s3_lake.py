@@ -762,3 +762,37 @@ def test_a_query_of_one_hour_on_s3_reads_that_hours_objects_only(monkeypatch, sm
     objects = {line.split()[6].split("?")[0] for line in served if '"GET /footfall-pruned/lake/silver/' in line}
     assert objects == {f"/footfall-pruned/lake/silver/requests/dt={DAY}/hour={h}/data.parquet" for h in ("13", "23")}
     assert not [line for line in served if '"HEAD /footfall-pruned/lake/' in line]
+
+
+def test_an_s3_ingest_reuses_its_connections(s3_url, s3_log, monkeypatch, small_lake, tmp_path):
+    """Every task of an ingest reads and writes the lake through one boto3 client and one
+    Arrow S3 filesystem, each with its pool of open connections. Before, each task made its
+    own of both (a boto3 client alone costs ~0.1 s of CPU), and each opened new connections:
+    on S3 a TCP and TLS handshake each. Counted at a proxy in front of the server. Reading
+a partition that may not exist yet asks no HEAD first (which Arrow followed, on a miss,
+with a LIST to see whether it was a folder)."""
+    import urllib.request
+
+    apply_env(monkeypatch, s3_url)
+    local_root, _ = small_lake
+    upload_zones(s3_url, local_root, "footfall-pooled")
+    objects = sum(1 for s in ("rtl", "standard") for p in (local_root / "landing" / s).rglob("*") if p.is_file())
+    remote = Settings(lake=Lake(root="s3://footfall-pooled/lake"), ingest=Ingest(workers=2))
+    with replacing_proxy(s3_url, tmp_path) as proxy:
+        apply_env(monkeypatch, proxy)
+
+        def opened() -> int:
+            with urllib.request.urlopen(proxy + "/_proxy/connections") as answer:
+                return int(answer.read())
+
+        before = opened()
+        start = s3_log.read_text().count("\n")
+        summary = ingest(remote, KEY)
+        connections = opened() - before - 1
+        served = s3_log.read_text().splitlines()[start:]
+    assert not [line for line in served if '"HEAD' in line]
+    assert sum('"GET /footfall-pooled?' in line for line in served) <= 3  # listings: landing, the ledger archive
+    assert summary.objects == objects > 40
+    # About one a thread that talks to S3 at once (the two workers, the run's own reads and
+    # writes); a client each task made 30 for these 330 objects.
+    assert 0 < connections <= 8
