@@ -119,7 +119,7 @@ _SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECA
 
 @dataclass(frozen=True)
 class Build:
-    batch_bytes: int = 256 * 1024**2  # silver bytes of the days a build computes together (bounds memory)
+    batch_bytes: int = 256 * 1024**2  # silver bytes of the days a build computes together (bounds memory; on S3 copied to TMPDIR)
     memory_limit: str = ""  # DuckDB's, e.g. "1GB": it spills to TMPDIR beyond it ("" = 80 % of RAM)
 
 

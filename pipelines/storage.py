@@ -30,6 +30,8 @@ from polars.exceptions import PanicException
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REREADS = 4  # tries of a read over S3 objects that are replaced meanwhile
 DELETE_BATCH = 1000  # keys in one S3 DeleteObjects request (its limit)
+COPIERS = 16  # S3 objects copied at once (`copy_to_local`): a GET's wait is mostly latency
+COPY_BUFFER = 8 * 1024**2
 log = logging.getLogger(__name__)
 L = TypeVar("L")
 T = TypeVar("T")
@@ -86,10 +88,13 @@ def _per_process_and_aws_env(make: Callable[[], T]) -> Callable[[], T]:
 def s3_client():
     """A boto3 S3 client with the endpoint, region and credentials the lake's own reads use
     (boto3 reads AWS_ENDPOINT_URL[_S3] itself); its own session, as the default one is not
-    thread-safe."""
+    thread-safe. Its pool keeps a connection for each thread that may use it at once (the
+    copiers, the ingest workers, the lock's renewer): past boto3's default of 10, urllib3
+    closes each connection it has no room for once its request is done."""
     import boto3
+    from botocore.config import Config
 
-    return boto3.session.Session().client("s3")
+    return boto3.session.Session().client("s3", config=Config(max_pool_connections=COPIERS + 16))
 
 
 @_per_process_and_aws_env
@@ -246,6 +251,19 @@ class Storage:
             return self._get(key)
         with self.open_input(key) as f:
             return f.read()
+
+    def copy_to_local(self, objects: list[ObjectInfo], into: Path) -> dict[str, str]:
+        """Copies of S3 objects under the local folder `into` (their keys as paths), each
+        streamed from one GET, COPIERS at once; returns key → local path."""
+        def copy(key: str) -> tuple[str, str]:
+            path = into / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with _Body(self, key) as body, open(path, "wb") as out:
+                shutil.copyfileobj(body, out, COPY_BUFFER)
+            return key, str(path)
+
+        with ThreadPoolExecutor(COPIERS) as pool:
+            return dict(pool.map(copy, [o.key for o in objects]))
 
     def read_bytes_if_any(self, key: str) -> bytes | None:
         """`read_bytes`, or None when there is no such object: read without asking first

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import urllib.parse
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -499,7 +500,8 @@ def test_builds_and_checks_on_s3_read_past_silver_hours_that_ingest_replaces_mea
     replaced), as did the duplicate-key check (ten in ten) and the row count from the
     footers (six in ten). Here a proxy replaces two hours at the first read of a range of
     them: each reads again when the objects changed under it, and gives the local lake's
-    figures; `verify`, which takes each object with one GET, finds nothing damaged."""
+    figures; `verify`, which takes each object with one GET, finds nothing damaged. Builds
+    now copy each silver object with one GET too."""
     apply_env(monkeypatch, s3_url)
     local_root, _ = small_lake
     local = Settings(lake=Lake(root=str(local_root)), ingest=Ingest(workers=1))
@@ -529,8 +531,9 @@ def test_builds_and_checks_on_s3_read_past_silver_hours_that_ingest_replaces_mea
         apply_env(monkeypatch, proxy)
         replaced_at_first_range(other)
         built = build(remote, Window(DAY, DAY), marts)
-        assert not list(versions.iterdir())  # both were replaced while read
-        assert "were replaced while reading silver for the build of 2026-11-02" in caplog.text
+        # The build copies each silver object with one GET, never by range: no read of one
+        # can mix two versions (the proxy replaced neither hour).
+        assert len(list(versions.iterdir())) == 2 and "were replaced" not in caplog.text
         storage = Storage(remote.lake.root)
         for mart, frame in expected.items():
             assert built[mart][str(DAY)] == frame.height > 0
@@ -538,19 +541,18 @@ def test_builds_and_checks_on_s3_read_past_silver_hours_that_ingest_replaces_mea
 
         request_ids = pl.read_parquet(local_root / "silver/requests/*/*/*.parquet",
                                       hive_partitioning=False)["request_id"]
-        caplog.clear()
-        replaced_at_first_range(same)
+        caplog.clear()  # the other versions still wait for a range read: the check's
         objects = [o for o in storage.list("silver/") if o.key.endswith(".parquet")]
         assert [o.key for o in objects] == [str(path.relative_to(local_root)) for path in hours]
         assert duplicate_keys(storage, objects, "request_id") == request_ids.is_duplicated().sum() == 0
         assert not list(versions.iterdir()) and "objects were replaced while" in caplog.text
         caplog.clear()
-        replaced_at_first_range(other)
+        replaced_at_first_range(same)
         rows = partition_rows(storage, "silver/requests", DAY)
         assert "objects were replaced while reading the footers of silver/requests/dt=2026-11-02/" in caplog.text
         assert rows == partition_rows(Storage(str(local_root)), "silver/requests", DAY) == len(request_ids) > 0
         # verify reads each object whole, with one GET: one version, never damage.
-        replaced_at_first_range(same)
+        replaced_at_first_range(other)
         checked = verify(remote)
         assert checked.read["silver"] == len(hours) and not checked.damaged
 
@@ -630,6 +632,7 @@ def test_builds_checks_and_the_report_on_s3_ask_no_object_its_size(monkeypatch, 
         storage = Storage(remote.lake.root)
         start = log.read_text().count("\n")
         built = build(remote, Window(DAY, DAY), marts)
+        after_build = log.read_text().count("\n")
         objects = [o for o in storage.list("silver/requests/") if o.key.endswith(".parquet")]
         dupes, findings = duplicate_keys(storage, objects, "request_id"), pii_findings(storage, objects)
         rows = partition_rows(storage, "silver/requests", DAY)  # the volume check's footers
@@ -640,6 +643,12 @@ def test_builds_checks_and_the_report_on_s3_ask_no_object_its_size(monkeypatch, 
         keys = [f"gold/{mart}/dt={DAY}/data.parquet" for mart in marts]
         counted = [storage.write_parquet(key, storage.read_frame(key)) for key in keys]
         listed = [o.size for key in keys for o in storage.list(key.rsplit("/", 1)[0] + "/")]
+    # The build copies each silver object it reads with one GET (through Arrow by ranges
+    # it sent some fifteen each): the lake's every hour, as the day's sessions look at the
+    # hours around it.
+    fetched = Counter(line.split()[6] for line in served[start:after_build] if "/footfall-sized/lake/silver/" in line)
+    silver = {f"/footfall-sized/lake/{p.relative_to(local_root)}" for p in (local_root / "silver").rglob("*.parquet")}
+    assert set(fetched) == silver and set(fetched.values()) == {1}
     reads = [line for line in served[start:written] if "/footfall-sized/lake/silver/" in line]
     assert any('"GET' in line for line in reads) and not [line for line in reads if '"HEAD' in line]
     # Nor is a gold partition asked its size once written: the writer counted it.

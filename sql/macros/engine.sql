@@ -1,15 +1,12 @@
 {#- Engine differences live here and only here (DuckDB embedded, Athena/Trino at scale). -#}
 
 {#- A lake table restricted to a date window. DuckDB reads the partitions' Parquet
-    directly (the runner lists the files), or a relation the runner registered (a string:
-    the lake on S3, read through Arrow); Athena reads the Glue table. -#}
+    files (the runner lists them; on S3 it copies them to local files first); Athena
+    reads the Glue table. -#}
 {% macro source(table, start, end) -%}
 {%- if engine == 'duckdb' -%}
     {%- set files = sources[table] -%}
-    {%- if files is string -%}
-(select * from {{ files }}
- where dt between {{ date_literal(start) }} and {{ date_literal(end) }})
-    {%- elif files -%}
+    {%- if files -%}
 (select * from read_parquet({{ files | sql_list }}, hive_partitioning = false, union_by_name = true)
  where dt between {{ date_literal(start) }} and {{ date_literal(end) }})
     {%- else -%}
