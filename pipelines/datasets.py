@@ -25,6 +25,17 @@ if TYPE_CHECKING:
 FOOTER_READERS = 16  # footers read at once for a dataset of every object's columns
 
 
+def parquet_fragments(storage: Storage, objects: list[ObjectInfo],
+                      guarantees: list[pyarrow.dataset.Expression | None] | None = None
+                      ) -> list[pyarrow.dataset.ParquetFileFragment]:
+    """The objects as Parquet fragments, each with the size its listing gave (nothing read yet)."""
+    import pyarrow.dataset as ds  # importing it imports pandas (~1 s): only where needed
+
+    parquet = ds.ParquetFileFormat()
+    return [parquet.make_fragment(storage.full(o.key), storage.fs, g, file_size=o.size)
+            for o, g in zip(objects, guarantees or [None] * len(objects), strict=True)]
+
+
 def arrow_dataset(storage: Storage, objects: list[ObjectInfo], *, every_schema: bool = False,
                   partitioned: bool = False) -> pyarrow.dataset.Dataset:
     """The objects (in key order) as one dataset, scanned lazily with filters pushed down.
@@ -34,24 +45,19 @@ def arrow_dataset(storage: Storage, objects: list[ObjectInfo], *, every_schema: 
     (and the newest object's columns) each fragment carries the `dt` (and `hour`) of its
     key as a guarantee, so a filter on them skips the other objects unread, footers
     included."""
-    import pyarrow.dataset as ds  # importing it imports pandas (~1 s): only where needed
-
-    parquet = ds.ParquetFileFormat()
-
-    def fragment(obj: ObjectInfo, schema: pa.Schema | None = None) -> pyarrow.dataset.ParquetFileFragment:
-        guarantee = _guarantee(obj.key, schema) if schema is not None else None
-        return parquet.make_fragment(storage.full(obj.key), storage.fs, guarantee, file_size=obj.size)
+    import pyarrow.dataset as ds
 
     if every_schema:
-        fragments = [fragment(o) for o in objects]
+        fragments = parquet_fragments(storage, objects)
         # A footer read each, side by side: one after another, a year of hours on S3 waits
         # out some 8,760 round trips.
         with ThreadPoolExecutor(FOOTER_READERS) as pool:
             schema = pa.unify_schemas(list(pool.map(lambda f: f.physical_schema, fragments)))
     else:
-        schema = fragment(objects[-1]).physical_schema
-        fragments = [fragment(o, schema if partitioned else None) for o in objects]
-    return ds.FileSystemDataset(fragments, schema, parquet, storage.fs)
+        schema = parquet_fragments(storage, objects[-1:])[0].physical_schema
+        fragments = parquet_fragments(storage, objects, [_guarantee(o.key, schema) if partitioned else None
+                                                         for o in objects])
+    return ds.FileSystemDataset(fragments, schema, ds.ParquetFileFormat(), storage.fs)
 
 
 def _guarantee(key: str, schema: pa.Schema) -> pyarrow.dataset.Expression | None:

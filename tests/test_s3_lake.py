@@ -364,12 +364,13 @@ def test_dagster_runs_every_check_on_an_s3_lake(s3_url, monkeypatch, small_lake)
     assert len(evaluations) == 12 and all(e.passed for e in evaluations)
 
 
-def test_a_lake_footfall_writes_on_s3_reads_back_and_erases_a_visitor(s3_url, monkeypatch, tmp_path, capsys):
+def test_a_lake_footfall_writes_on_s3_reads_back_and_erases_a_visitor(s3_url, s3_log, monkeypatch, tmp_path, capsys):
     """Landing that Footfall itself writes to S3 (the generator; the collector's sink writes
     the same way) is stored as given: its .gz objects are one gzip, as Firehose writes them
     and as any tool reads them. Ingest reads them as it does locally, and an erasure on S3
     removes the visitor's rows (as many as local silver holds), rebuilds gold, and finds
-    none left; `footfall query` on the S3 lake counts what is left."""
+    none left; `footfall query` on the S3 lake counts what is left. The erasure asks no
+    object its size: it sent a HEAD for each object of silver and gold, twice."""
     from datetime import date
 
     import duckdb
@@ -399,7 +400,9 @@ def test_a_lake_footfall_writes_on_s3_reads_back_and_erases_a_visitor(s3_url, mo
 
     requests = f"read_parquet('{tmp_path}/lake/silver/requests/*/*/*.parquet', hive_partitioning = false)"
     visitor, rows = duckdb.sql(f"select visitor_id, count(*) from {requests} group by 1 order by 2 desc, 1 limit 1").fetchall()[0]
+    start = s3_log.read_text().count("\n")
     result = erase(remote, KEY, visitor_id=visitor)
+    assert not [line for line in s3_log.read_text().splitlines()[start:] if '"HEAD' in line]
     assert result.rows_removed["requests"] == rows and result.remaining == 0
     assert result.gold_days == ["2026-11-02"]
     left = sum(len(Storage(remote.lake.root).read_frame(o.key))
