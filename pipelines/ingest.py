@@ -33,6 +33,7 @@ from concurrent.futures import (
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 import pyarrow as pa
@@ -393,12 +394,13 @@ def _parquet_object(task: ParseTask, storage: Storage, index: int, results: dict
         _unreadable(quarantines[index], result, parser.next_line, str(err))
 
 
-def _parse_object(task: ParseTask, storage: Storage, index: int, results: dict[int, ObjectResult],
-                  quarantines: dict[int, _Quarantine], batch: _Batch,
+def _parse_object(task: ParseTask, storage: Storage, index: int, stream: BinaryIO,
+                  results: dict[int, ObjectResult], quarantines: dict[int, _Quarantine], batch: _Batch,
                   std: StandardParser | None, opts: dict) -> None:
-    """Stream one landing object into the task's batches (a Parquet one on its own)."""
+    """Stream one landing object (`stream`, which this closes) into the task's batches (a
+    Parquet one on its own)."""
     settings, result, quarantine = task.settings, results[index], quarantines[index]
-    with storage.open_input(result.obj.key) as stream:
+    with stream:
         if task.source == "standard":
             head, stream = peek(stream, len(PARQUET_MAGIC))
             if head == PARQUET_MAGIC:  # standard logging v2 delivered as Parquet
@@ -462,8 +464,9 @@ def parse_task(task: ParseTask) -> list[ObjectResult]:
         assert std is not None
         batch = _Batch(task, results, quarantines, std.parse_lines)
     try:
-        for index, _ in task.objects:
-            _parse_object(task, storage, index, results, quarantines, batch, std, opts)
+        streams = storage.open_inputs([o.key for _, o in task.objects])
+        for (index, _), stream in zip(task.objects, streams, strict=True):
+            _parse_object(task, storage, index, stream, results, quarantines, batch, std, opts)
         batch.finish()
     finally:
         batch.close()

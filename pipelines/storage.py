@@ -8,14 +8,16 @@ partition is a single object, so a reader sees the old partition or the new one,
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
 import shutil
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +34,7 @@ REREADS = 4  # tries of a read over S3 objects that are replaced meanwhile
 DELETE_BATCH = 1000  # keys in one S3 DeleteObjects request (its limit)
 COPIERS = 16  # S3 objects copied at once (`copy_to_local`): a GET's wait is mostly latency
 COPY_BUFFER = 8 * 1024**2
+OPEN_AHEAD = 6  # landing objects a reader's GETs are sent ahead of the one it reads (`open_inputs`)
 log = logging.getLogger(__name__)
 L = TypeVar("L")
 T = TypeVar("T")
@@ -84,6 +87,12 @@ def _per_process_and_aws_env(make: Callable[[], T]) -> Callable[[], T]:
     return shared
 
 
+@functools.cache
+def _openers() -> ThreadPoolExecutor:
+    """Threads that send the GETs of `open_inputs` ahead (started on demand)."""
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3-open")
+
+
 @_per_process_and_aws_env
 def s3_client():
     """A boto3 S3 client with the endpoint, region and credentials the lake's own reads use
@@ -108,7 +117,7 @@ def s3_filesystem() -> pafs.S3FileSystem:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         kwargs["region"] = region
-    return pafs.S3FileSystem(**kwargs)
+    return pafs.S3FileSystem(allow_delayed_open=True, **kwargs)
 
 
 class _Body(io.RawIOBase):
@@ -238,6 +247,28 @@ class Storage:
         if not self.is_s3:
             return open(self.full(key), "rb")  # noqa: SIM115 - caller closes
         return _Body(self, key)  # type: ignore[return-value]
+
+    def open_inputs(self, keys: list[str], ahead: int = OPEN_AHEAD) -> Iterator[BinaryIO]:
+        """`open_input` of each key in turn, for the caller to read and close. On S3 the
+        next `ahead` objects' GETs are sent while the caller reads one, so their time to
+        first byte passes meanwhile, not one object after another."""
+        if not self.is_s3:
+            yield from (self.open_input(k) for k in keys)
+            return
+        pending: deque[Future[BinaryIO]] = deque()
+        waiting = iter(keys)
+        try:
+            while True:
+                while len(pending) <= ahead and (key := next(waiting, None)) is not None:
+                    pending.append(_openers().submit(self.open_input, key))
+                if not pending:
+                    return
+                yield pending.popleft().result()
+        finally:  # the caller stopped early: close what was opened for it
+            for future in pending:
+                future.cancel()
+                if not future.cancelled() and future.exception() is None:
+                    future.result().close()
 
     def open_random(self, key: str) -> BinaryIO:
         """For formats read from the end (Parquet): seekable, fetched by range on S3."""

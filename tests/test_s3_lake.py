@@ -26,7 +26,7 @@ from pipelines.landing import discover
 from pipelines.models import Window, build
 from pipelines.quality import duplicate_keys, partition_rows
 from pipelines.report import gather
-from pipelines.storage import KeptChanging, Storage, read_while_replaced
+from pipelines.storage import OPEN_AHEAD, KeptChanging, Storage, read_while_replaced
 from pipelines.verify import verify
 from pipelines.writer_lock import EXIT_BUSY
 from tests.conftest import KEY
@@ -805,6 +805,7 @@ with a LIST to see whether it was a folder)."""
     assert not [line for line in served if '"HEAD' in line]
     assert sum('"GET /footfall-pooled?' in line for line in served) <= 3  # listings: landing, the ledger archive
     assert summary.objects == objects > 40
-    # About one a thread that talks to S3 at once (the two workers, the run's own reads and
-    # writes); a client each task made 30 for these 330 objects.
-    assert 0 < connections <= 8
+    # One for each request that can be under way at once: each worker reads one landing
+    # object with the GETs of the next OPEN_AHEAD sent, plus the run's own reads and writes.
+    # A client each task made 30 for these 330 objects (before the GETs were sent ahead).
+    assert 0 < connections <= remote.ingest.workers * (OPEN_AHEAD + 1) + 4
