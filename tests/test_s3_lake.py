@@ -809,3 +809,21 @@ with a LIST to see whether it was a folder)."""
     # object with the GETs of the next OPEN_AHEAD sent, plus the run's own reads and writes.
     # A client each task made 30 for these 330 objects (before the GETs were sent ahead).
     assert 0 < connections <= remote.ingest.workers * (OPEN_AHEAD + 1) + 4
+
+
+def test_objects_opened_ahead_are_read_in_order_and_a_missing_one_fails_at_its_turn(s3_url, monkeypatch):
+    """Ingest reads landing objects with the next ones' GETs already sent (`open_inputs`):
+    each stream is its own object's bytes, in the order asked, and an object deleted since
+    the listing fails when its turn comes, after the ones before it were read whole."""
+    apply_env(monkeypatch, s3_url)
+    keys = [f"landing/rtl/2026/11/02/10/obj-{i}" for i in range(10)]
+    storage = _bucket_holding(s3_url, "footfall-ahead", keys)
+    missing = "landing/rtl/2026/11/02/10/obj-gone"
+    asked = [*keys[:7], missing, *keys[7:]]
+    read = []
+    with pytest.raises(FileNotFoundError, match="obj-gone does not exist"):
+        for stream in storage.open_inputs(asked, ahead=3):
+            with stream:
+                read.append(stream.read().decode())
+    assert read == keys[:7]
+    assert [s.read().decode() for s in storage.open_inputs(keys, ahead=20)] == keys
