@@ -35,6 +35,7 @@ DELETE_BATCH = 1000  # keys in one S3 DeleteObjects request (its limit)
 COPIERS = 16  # S3 objects copied at once (`copy_to_local`): a GET's wait is mostly latency
 COPY_BUFFER = 8 * 1024**2
 OPEN_AHEAD = 6  # landing objects a reader's GETs are sent ahead of the one it reads (`open_inputs`)
+S3_CONNECTIONS = 64  # kept open by the process's boto3 client
 log = logging.getLogger(__name__)
 L = TypeVar("L")
 T = TypeVar("T")
@@ -97,13 +98,13 @@ def _openers() -> ThreadPoolExecutor:
 def s3_client():
     """A boto3 S3 client with the endpoint, region and credentials the lake's own reads use
     (boto3 reads AWS_ENDPOINT_URL[_S3] itself); its own session, as the default one is not
-    thread-safe. Its pool keeps a connection for each thread that may use it at once (the
-    copiers, the ingest workers, the lock's renewer): past boto3's default of 10, urllib3
-    closes each connection it has no room for once its request is done."""
+    thread-safe. Its pool keeps a connection for each request that may be under way at once
+    (a build's copiers; each ingest worker's object and the ones opened ahead of it): past
+    boto3's default of 10, urllib3 closes each connection it has no room for once used."""
     import boto3
     from botocore.config import Config
 
-    return boto3.session.Session().client("s3", config=Config(max_pool_connections=COPIERS + 16))
+    return boto3.session.Session().client("s3", config=Config(max_pool_connections=S3_CONNECTIONS))
 
 
 @_per_process_and_aws_env
