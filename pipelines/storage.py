@@ -417,7 +417,12 @@ class Storage:
         one version of it (`_get`)."""
         if self.is_s3:
             return pl.read_parquet(io.BytesIO(self._get(key)), hive_partitioning=False)
-        return pl.read_parquet(self.full(key), hive_partitioning=False)
+        path = self.full(key)
+        try:
+            return pl.read_parquet(path, hive_partitioning=False)
+        except OSError:  # Polars' message elides the path: let Python's open say it, if it fails too
+            open(path, "rb").close()
+            raise
 
     def read_intact(self, key: str, needed: Iterable[str]) -> pl.DataFrame:
         """`read_frame`, or `DamagedFile` (its message the cause) when the object does not read
