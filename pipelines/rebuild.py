@@ -50,12 +50,13 @@ def apply_rebuild(storage: Storage, entries: dict[str, ledger.Entry], rebuild: R
     for obj in rebuild.taken_again:
         entries.pop(obj, None)
     ledger.save(storage, entries)
-    if storage.exists(rebuild.key):
+    damaged = storage.read_bytes_if_any(rebuild.key)
+    if damaged is not None:
         # Dated by today, not by the hour: quarantine retention keeps it for its days from now.
         today = datetime.now(UTC).date().isoformat()
         name = rebuild.key.removeprefix("silver/").replace("/", ".")
         rebuild.kept_as = f"quarantine/damaged/dt={today}/{run_id}.{name}"
-        storage.write_bytes(rebuild.kept_as, storage.read_bytes(rebuild.key))
+        storage.write_bytes(rebuild.kept_as, damaged)
         storage.delete(rebuild.key)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     storage.write_bytes(f"state/rebuilds/{stamp}.json",
