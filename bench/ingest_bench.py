@@ -9,7 +9,8 @@ each in its own process tree with peak RSS sampled over the whole tree:
 * the issue's machine yardstick: a streaming pyarrow read + SHA-256 + Parquet per hour, with
   none of the product's work (no decoding, checks, de-duplication, one file per hour);
 * Footfall again at 4× the lines, to show memory does not grow with input;
-* `footfall build` of every gold model for the generated day (after an untimed ingest).
+* `footfall build` of every gold model for the generated day (after an untimed ingest),
+  then the bytes each layer holds and each mart's Athena scan (`bench/lake_volume.py`).
 
 Footfall, DuckDB and the yardstick run three times each, in alternating rounds, and each is
 represented by its median run: on a 2-core machine single runs wander by 10-30 %.
@@ -215,9 +216,11 @@ def run_build(lake: Path, out: Path) -> dict:
     every = Window(days[0], days[-1])
     batches = len(build_batches(settings, every))
     all_s, all_rss, _ = timed(every)
+    volume = subprocess.run([sys.executable, str(ROOT / "bench/lake_volume.py"), str(work), day.isoformat()],
+                            capture_output=True, text=True, check=True).stdout
     return {"seconds": one_s, "day": day.isoformat(), "days": len(days), "batches": batches,
             "all_seconds": all_s, "ingest_rss_mb": ingest_rss, "day_rss_mb": one_rss, "all_rss_mb": all_rss,
-            "rows": {name: sum(d.values()) for name, d in report.items()}}
+            "rows": {name: sum(d.values()) for name, d in report.items()}, "volume": volume}
 
 
 def run_arrow(lake: Path, out: Path) -> dict:
@@ -375,6 +378,7 @@ def main() -> int:
     print(f"footfall build of all {bld['days']} days in {bld['batches']} batch(es) of at most "
           f"build.batch_bytes silver: {bld['all_seconds']:.1f}s, peak RSS {bld['all_rss_mb']:,.0f} MiB "
           f"(ingest before it: {bld['ingest_rss_mb']:,.0f} MiB)")
+    print("\nWhat the lake holds, and what Athena would scan (bench/lake_volume.py):\n" + bld["volume"])
     (CACHE / "results.json").write_text(json.dumps(results, indent=2))
     return 0
 

@@ -85,6 +85,22 @@ def test_page_views_follow_the_source_setting(tmp_path, source, expected):
     assert set(zip(rows["page_view_id"], rows["source"], strict=True)) == expected
 
 
+@pytest.mark.parametrize(("source", "page_views", "events"), [
+    # auto and beacon: e1 and e2 are www's page views, so only the click e3 is an event.
+    ("auto", 2, 1),
+    ("beacon", 2, 1),
+    # rtl: r1, r3 and r6 are the page views; the beacon's page_view events e1 and e2 are
+    # then activity like any event, beside the click.
+    ("rtl", 3, 3),
+])
+def test_a_beacon_page_view_is_an_event_only_where_page_views_do_not_take_it(tmp_path, source, page_views,
+                                                                              events):
+    write_silver(tmp_path, ROWS, EVENTS_ROWS)
+    build(settings(tmp_path, source), Window(DAY, DAY), ["sessions"])
+    www = gold(tmp_path, "sessions").filter(pl.col("site") == "www.example.com")
+    assert (www["page_views"].sum(), www["events"].sum()) == (page_views, events)
+
+
 def test_page_views_from_logs_only_without_any_events(tmp_path):
     write_silver(tmp_path, ROWS)
     build(settings(tmp_path), Window(DAY, DAY), ["page_views"])

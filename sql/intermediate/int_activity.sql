@@ -36,8 +36,14 @@ event_activity as (
         case when events.event_type in ('click', 'form_submit', 'download', 'chat_message', 'custom')
             then 1 else 0 end as is_interactive
     from events
-    left join page_views on events.event_id = page_views.page_view_id
-    where not events.is_bot and page_views.page_view_id is null
+    {#- A beacon page view is a page view, not an event, wherever page_views takes the
+        beacon's (every one but with `page_views.source = "rtl"`). Said as a filter, not
+        an anti-join with page_views: Athena computes a CTE anew wherever it is referenced,
+        and the join read the window's requests (with their request ids) a second time. #}
+    where not events.is_bot
+    {% if settings.page_views_source != "rtl" %}
+        and events.event_type is distinct from 'page_view'
+    {% endif %}
 ),
 
 final as (

@@ -48,41 +48,49 @@ f{{ f }}_chain_1 as (
     where {{ utc_date('ts') }} between {{ date_literal(window.start) }} and {{ date_literal(window.end) }}
 ),
 
+{#- Each start keeps one row, its later steps null once one is not reached: the chain
+    reads each step's matches once, and the levels below come from the last chain alone.
+    (Athena, like Trino, computes a CTE anew wherever it is referenced: a chain joined
+    back to itself and unioned per step repeated the whole activity pipeline 37 times
+    for a four-step funnel.) -#}
 {% for step in funnel.steps[1:] %}
 {% set k = loop.index + 1 %}
-f{{ f }}_next_{{ k }} as (
-    select c.site, c.visitor_id, c.s1, min(m.seq) as s{{ k }}
+f{{ f }}_chain_{{ k }} as (
+    select
+        c.site, c.visitor_id,
+        {% for j in range(1, k) %}c.s{{ j }}, c.t{{ j }},{% endfor %}
+        min(m.seq) as s{{ k }},
+        min_by(m.ts, m.seq) as t{{ k }}
     from f{{ f }}_chain_{{ k - 1 }} as c
-    inner join f{{ f }}_match_{{ k }} as m
+    left join f{{ f }}_match_{{ k }} as m
         on m.site = c.site and m.visitor_id = c.visitor_id
         and m.seq > c.s{{ k - 1 }}
         and {{ epoch_ms('m.ts') }} <= {{ epoch_ms('c.t1') }} + {{ funnel.window_minutes * 60000 }}
-    group by c.site, c.visitor_id, c.s1
-),
-
-f{{ f }}_chain_{{ k }} as (
-    select c.*, n.s{{ k }}, m.ts as t{{ k }}
-    from f{{ f }}_chain_{{ k - 1 }} as c
-    inner join f{{ f }}_next_{{ k }} as n
-        on n.site = c.site and n.visitor_id = c.visitor_id and n.s1 = c.s1
-    inner join f{{ f }}_match_{{ k }} as m
-        on m.site = n.site and m.visitor_id = n.visitor_id and m.seq = n.s{{ k }}
+    group by c.site, c.visitor_id{% for j in range(1, k) %}, c.s{{ j }}, c.t{{ j }}{% endfor %}
 ),
 
 {% endfor %}
+{% set last = funnel.steps | length %}
 f{{ f }}_reached as (
-    {% for step in funnel.steps %}
-    {% set k = loop.index %}
     select
-        {{ utc_date('t1') }} as dt,
-        site,
-        visitor_id,
-        {{ k }} as step,
-        {% if k == 1 %}cast(null as double){% else %}({{ epoch_ms('t' ~ k) }} - {{ epoch_ms('t' ~ (k - 1)) }}) / 1000.0{% endif %} as seconds_from_previous,
-        row_number() over (partition by {{ utc_date('t1') }}, site, visitor_id order by t1, s1) as chain_rank
-    from f{{ f }}_chain_{{ k }}
-    {{ "union all" if not loop.last }}
-    {% endfor %}
+        {{ utc_date('c.t1') }} as dt,
+        c.site,
+        c.visitor_id,
+        steps.step,
+        {% if last > 1 %}
+        case steps.step
+            {% for k in range(2, last + 1) %}
+            when {{ k }} then ({{ epoch_ms('c.t' ~ k) }} - {{ epoch_ms('c.t' ~ (k - 1)) }}) / 1000.0
+            {% endfor %}
+        end
+        {% else %}
+        cast(null as double)
+        {% endif %} as seconds_from_previous,
+        row_number() over (partition by {{ utc_date('c.t1') }}, c.site, c.visitor_id, steps.step
+                           order by c.t1, c.s1) as chain_rank
+    from f{{ f }}_chain_{{ last }} as c
+    cross join {{ series(1, last, 1, 'step') }} as steps
+    where case steps.step {% for k in range(1, last + 1) %}when {{ k }} then c.s{{ k }} {% endfor %}end is not null
 ),
 
 f{{ f }}_steps as (
