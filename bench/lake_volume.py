@@ -3,9 +3,10 @@
 Prints, for a local lake: bytes per million requests in each layer (landing, quarantine,
 silver, gold per table), and for one day the bytes each mart's Athena query would scan.
 Athena bills the Parquet column chunks a query reads, rounded up to a megabyte with a
-10 MB minimum per query; this counts, in the partitions each query's `dt` filter selects,
-the chunks of the columns it reads once its projections are pushed down (sqlglot's
-optimizer, as Trino prunes them; a day's neighbours count whole where a model reads them). Usage: python bench/lake_volume.py LAKE [DAY]
+10 MB minimum per query. Each query is planned as Trino plans it: every CTE inlined where
+it is referenced (so one referenced twice is scanned twice), projections pushed down
+(sqlglot's optimizer), and each table read over the days its `dt` filter selects.
+Usage: python bench/lake_volume.py LAKE [DAY] [--json]
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import sys
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -150,6 +152,10 @@ def main() -> int:
     args = parser.parse_args()
     sizes = layers(args.lake)
     days = sorted({_day_of(p) for p in (args.lake / "silver/requests").rglob("*.parquet")})
+    if not days:
+        print(f"{args.lake} holds no silver requests: run footfall ingest (and build) on it first",
+              file=sys.stderr)
+        return 1
     day = args.day or days[(len(days) - 1) // 2]
     scans = athena_scans(args.lake, day)
     if args.json:
