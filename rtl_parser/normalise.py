@@ -377,15 +377,21 @@ def normalise(
 
 def utm_columns(query: pl.Series) -> dict[str, pl.Series]:
     """utm_source … utm_content of decoded query strings (form-decoded, empty → null)."""
-    # Few requests carry a campaign: one literal scan finds them, the patterns run there only.
-    tagged = query.str.contains("utm_", literal=True).fill_null(False).arg_true()
-    tagged_query = query.gather(tagged)
-    out = {}
-    for k in UTM_KEYS:
-        value = percent_decode(tagged_query.str.extract(rf"(?:^|&)utm_{k}=([^&#]*)", 1), decode_form)
-        out[f"utm_{k}"] = (pl.repeat(None, query.len(), dtype=pl.String, eager=True)
-                           .scatter(tagged, value.replace("", None)).alias(f"utm_{k}"))
-    return out
+    # Few requests carry a campaign: one literal scan finds them and the patterns run on
+    # those alone. The five values are then decoded together and spread back in one call:
+    # on a batch's few tagged rows each Polars call's fixed cost (~0.1 ms) is most of the
+    # work, and doing this key by key took twice as long. Emptiness is tested before
+    # decoding, which is the same: decoding never turns a non-empty value into "".
+    tagged = query.str.contains("utm_", literal=True).fill_null(False).to_frame("t")
+    values = query.filter(tagged["t"]).to_frame("q").select(
+        pl.col("q").str.extract(rf"(?:^|&)utm_{k}=([^&#]*)", 1).replace("", None).alias(f"utm_{k}")
+        for k in UTM_KEYS)
+    n = values.height
+    decoded = percent_decode(pl.concat(values.get_columns()), decode_form)
+    values = pl.DataFrame([decoded.slice(i * n, n).alias(name) for i, name in enumerate(values.columns)])
+    # Each row's place among the tagged rows (null for the others).
+    at = tagged.select(pl.when("t").then(pl.col("t").cum_sum() - 1)).to_series()
+    return {column.name: column for column in values.select(pl.all().gather(at)).get_columns()}
 
 
 PARSED_POLARS = polars_schema(PARSED_SCHEMA)

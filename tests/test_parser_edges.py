@@ -140,6 +140,19 @@ def test_utm_values_decode_as_a_form_would():
         "news", "black friday", "café au lait", "e+mail")
 
 
+def test_utm_values_stay_on_their_own_rows():
+    """Campaign values land on the rows that carry them, among rows without a query, with
+    other queries, and with an empty or absent key."""
+    stems = ["/a", "/b?utm_source=mail&utm_medium=", "/c?page=2", "/d?x=1&utm_medium=cpc%2520x",
+             "/e?utm_source=&utm_term=a+b", "/f", "/g?gutm_source=no"]
+    data = b"\n".join(line(**{"cs-uri-stem": s, "x-edge-request-id": f"id-{i}"}) for i, s in enumerate(stems))
+    rows = parse(data).rows.to_pylist()
+    assert [(r["path"], r["utm_source"], r["utm_medium"], r["utm_term"]) for r in rows] == [
+        ("/a", None, None, None), ("/b", "mail", None, None), ("/c", None, None, None),
+        ("/d", None, "cpc x", None), ("/e", None, None, "a b"), ("/f", None, None, None),
+        ("/g", None, None, None)]
+
+
 def test_visitor_header_case_insensitive_and_not_forgeable():
     headers = "Host:x%0AX-Visitor-ID:abc%2520def%0A"
     row = parse(line(**{"cs-headers": headers, "cs-header-names": "Host%0AX-Visitor-ID%0A",
