@@ -252,6 +252,10 @@ def _section(cls: type, data: dict[str, Any], prefix: str) -> Any:
     return cls(**values)
 
 
+# A build reads this much silver after the days it builds for the funnels' later steps.
+FUNNEL_MAX_WINDOW_MINUTES = 4 * 24 * 60
+
+
 def _funnels(items: list[dict[str, Any]]) -> tuple[Funnel, ...]:
     out = []
     for item in items:
@@ -262,8 +266,10 @@ def _funnels(items: list[dict[str, Any]]) -> tuple[Funnel, ...]:
                            props={str(k): str(v) for k, v in s.get("props", {}).items()})
                 for s in item["steps"]
             )
-            out.append(Funnel(name=item["name"], steps=steps,
-                              window_minutes=int(item.get("window_minutes", 1440))))
+            window = int(item.get("window_minutes", 1440))
+            if not 1 <= window <= FUNNEL_MAX_WINDOW_MINUTES:
+                raise ValueError(f"window_minutes must be 1 to {FUNNEL_MAX_WINDOW_MINUTES} (four days), got {window}")
+            out.append(Funnel(name=item["name"], steps=steps, window_minutes=window))
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"funnel {item.get('name', '?')!r} is malformed: {err}") from None
     return tuple(out)

@@ -23,7 +23,7 @@ import jinja2
 import polars as pl
 import pyarrow as pa
 
-from pipelines.config import Settings
+from pipelines.config import FUNNEL_MAX_WINDOW_MINUTES, Settings
 from pipelines.datasets import arrow_dataset
 from pipelines.erased import build_past_erasures
 from pipelines.schemas import SILVER, sql_type
@@ -62,7 +62,7 @@ MODELS = {m.name: m for m in (
           lookahead_hours=48),
     Model("daily_dimension_stats", "marts/daily_dimension_stats.sql", lookback_hours=24,
           lookahead_hours=48),
-    Model("funnel_daily", "marts/funnel_daily.sql", lookback_hours=24, lookahead_hours=96),
+    Model("funnel_daily", "marts/funnel_daily.sql", lookahead_hours=FUNNEL_MAX_WINDOW_MINUTES // 60),
     Model("cdn_health_hourly", "marts/cdn_health_hourly.sql"),
     Model("path_latency_daily", "marts/path_latency_daily.sql"),
     Model("web_vitals_daily", "marts/web_vitals_daily.sql"),

@@ -54,6 +54,8 @@ def test_file_then_environment_then_flag(tmp_path, monkeypatch):
     ("[standard]\nfield_delimiter = ''\n", "standard.field_delimiter must be one to five characters"),
     ("[standard]\nfield_delimiter = '||||||'\n", "standard.field_delimiter must be one to five characters"),
     ('[standard]\nfield_delimiter = "\\n"\n', "none of them a line break, '#', a quote or a backslash, got '\\n'"),
+    ('[[funnels]]\nname = "long"\nwindow_minutes = 10080\nsteps = [{path = "/"}]\n',
+     "funnel 'long' is malformed: window_minutes must be 1 to 5760 (four days), got 10080"),
 ])
 def test_mistakes_are_one_clear_error(tmp_path, text, message):
     cfg = tmp_path / "footfall.toml"

@@ -8,18 +8,29 @@
     visitor, the earliest chain that reaches the step. Steps: a `path` (exact, or a glob
     with *) matches page views; an `event_type` matches activity of that type; `props`
     must equal the event's JSON properties. Days and steps without visitors give 0 rows. -#}
-with sessionized as (
-    select * from {{ ref('int_sessionized', after_hours=48) }}
+{#- The funnel needs each visitor's activity in time order, not their sessions: it reads
+    int_activity and numbers it itself, in sessionization's order. int_sessionized also
+    limits its days around the window to the window's visitors with a semi-join, so on
+    Athena, which computes it anew for every step's reference, it read the requests twice
+    per step. Steps may follow a start on the last day by up to the longest window. -#}
+{% set horizon_hours = ((funnels | map(attribute='window_minutes') | max) + 59) // 60 if funnels else 0 %}
+with read_activity as (
+    select * from {{ ref('int_activity', after_hours=horizon_hours) }}
 ),
 
 events as (
-    select * from {{ ref('stg_events', after_hours=48) }}
+    select * from {{ ref('stg_events', after_hours=horizon_hours) }}
 ),
 
 activity as (
-    select sessionized.*, events.props
-    from sessionized
-    left join events on sessionized.activity_id = events.event_id
+    select
+        read_activity.site, read_activity.visitor_id, read_activity.ts, read_activity.path,
+        read_activity.is_page_view, read_activity.event_type, events.props,
+        row_number() over (partition by read_activity.site, read_activity.visitor_id
+                           order by read_activity.ts, read_activity.client_order,
+                                    read_activity.client_seq, read_activity.activity_id) as seq
+    from read_activity
+    left join events on read_activity.activity_id = events.event_id
 ),
 
 {% for funnel in funnels %}
