@@ -42,6 +42,17 @@ def test_the_funnel_reads_the_requests_once_per_step_for_its_day_and_window():
     assert requests == [(DAY, DAY + timedelta(days=1))] * steps
 
 
+def test_the_dimension_stats_read_the_sessionized_activity_once():
+    # Pages and event types share one pass over the sessionized activity, which reads the
+    # requests twice over the day before to two days after (to find the window's visitors,
+    # and for their activity); edge locations read the day's requests once. (A pass each
+    # for pages and event types read them five times.)
+    requests = sorted((first, last) for table, _columns, first, last in reads("daily_dimension_stats")
+                      if table == "requests")
+    span = (DAY - timedelta(days=1), DAY + timedelta(days=2))
+    assert requests == [span, span, (DAY, DAY)]
+
+
 def test_mau_reads_thirty_days_of_requests_without_their_request_ids():
     # Monthly active visitors need who was active when, not which request it was: the
     # request id is 70 % of silver's bytes, and the 30-day read took it along.

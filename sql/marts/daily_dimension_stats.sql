@@ -24,23 +24,34 @@ requests as (
     select * from {{ ref('stg_requests') }}
 ),
 
-activity_today as (
-    select *, {{ utc_date('ts') }} as activity_dt
+{#- Pages and event types come from one pass over the activity, each page view once for
+    its path and every activity once for its type: Athena computes a CTE anew wherever it
+    is referenced, and the sessionized activity reads the requests twice over four days. -#}
+activity_dimensions as (
+    select
+        {{ utc_date('sessionized.ts') }} as dt,
+        sessionized.site,
+        dimensions.dimension,
+        case dimensions.dimension when 'page' then sessionized.path else sessionized.event_type end as value,
+        sessionized.is_page_view,
+        sessionized.visitor_id,
+        sessionized.session_id
     from sessionized
+    cross join (values ('page'), ('event_type')) as dimensions (dimension)
+    where dimensions.dimension = 'event_type' or sessionized.is_page_view = 1
 ),
 
-pages as (
+activity_stats as (
     select
-        activity_dt as dt, site, 'page' as dimension, path as value,
-        count(*) as page_views,
+        dt, site, dimension, value,
+        cast(sum(is_page_view) as bigint) as page_views,
         count(distinct visitor_id) as visitors,
         count(distinct session_id) as sessions,
-        cast(null as bigint) as events,
+        case when dimension = 'event_type' then count(*) end as events,
         cast(null as bigint) as requests,
         count(*) as measure
-    from activity_today
-    where is_page_view = 1
-    group by activity_dt, site, path
+    from activity_dimensions
+    group by dt, site, dimension, value
 ),
 
 session_attributes as (
@@ -64,19 +75,6 @@ session_attributes as (
     {% endfor %}
 ),
 
-event_types as (
-    select
-        activity_dt as dt, site, 'event_type' as dimension, event_type as value,
-        sum(is_page_view) as page_views,
-        count(distinct visitor_id) as visitors,
-        count(distinct session_id) as sessions,
-        count(*) as events,
-        cast(null as bigint) as requests,
-        count(*) as measure
-    from activity_today
-    group by activity_dt, site, event_type
-),
-
 edges as (
     select
         dt, site, 'edge_location' as dimension, coalesce(edge_location, '(none)') as value,
@@ -91,11 +89,9 @@ edges as (
 ),
 
 stacked as (
-    select * from pages
+    select * from activity_stats
     union all
     select * from session_attributes
-    union all
-    select * from event_types
     union all
     select * from edges
 ),
