@@ -156,6 +156,7 @@ class Renderer:
                          "from_epoch_ms", "series", "percentile", "median", "json_text")})
         context["attribution_columns"] = columns.attribution_columns
         context["cdn_measures"] = columns.cdn_measures
+        context["visitor_order"] = columns.visitor_order
         context["ref"] = lambda dep, before_hours=0, after_hours=0: self.ref(
             dep, window.widened(before_hours, after_hours))
         return self.env.get_template(model.path).render(context).strip()

@@ -26,8 +26,8 @@ activity as (
 ordered as (
     select
         *,
-        row_number() over (partition by site, visitor_id order by ts, client_order, client_seq, activity_id) as seq,
-        lag(ts) over (partition by site, visitor_id order by ts, client_order, client_seq, activity_id) as previous_ts
+        row_number() over ({{ visitor_order() }}) as seq,
+        lag(ts) over ({{ visitor_order() }}) as previous_ts
     from activity
 ),
 

@@ -11,6 +11,14 @@
 {%- endmacro %}
 
 
+{#- A visitor's activity in time order, ties broken by the browser's clock and sequence,
+    then by id: the order of sessionization's seq, which the funnel numbers alike. -#}
+{% macro visitor_order(relation=none) -%}
+{%- set r = relation ~ "." if relation else "" -%}
+partition by {{ r }}site, {{ r }}visitor_id order by {{ r }}ts, {{ r }}client_order, {{ r }}client_seq, {{ r }}activity_id
+{%- endmacro %}
+
+
 {#- CDN health of a group of requests (every request: bots and assets included), as
     daily_site_metrics and cdn_health_hourly report it; ratios are taken from these counts. -#}
 {% macro cdn_measures() -%}

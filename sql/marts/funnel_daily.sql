@@ -26,9 +26,7 @@ activity as (
     select
         read_activity.site, read_activity.visitor_id, read_activity.ts, read_activity.path,
         read_activity.is_page_view, read_activity.event_type, events.props,
-        row_number() over (partition by read_activity.site, read_activity.visitor_id
-                           order by read_activity.ts, read_activity.client_order,
-                                    read_activity.client_seq, read_activity.activity_id) as seq
+        row_number() over ({{ visitor_order('read_activity') }}) as seq
     from read_activity
     left join events on read_activity.activity_id = events.event_id
 ),
