@@ -153,7 +153,7 @@ class Renderer:
                    "presence_grid": self.presence_grid(window)}
         context.update({k: getattr(macros, k) for k in
                         ("source", "date_literal", "empty_relation", "epoch_ms", "md5_hex", "utc_date",
-                         "from_epoch_ms", "series", "percentile", "median", "json_text")})
+                         "from_epoch_ms", "seconds", "series", "percentile", "median", "json_text")})
         context["attribution_columns"] = columns.attribution_columns
         context["cdn_measures"] = columns.cdn_measures
         context["visitor_order"] = columns.visitor_order

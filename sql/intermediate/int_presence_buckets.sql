@@ -13,7 +13,7 @@ bucketed as (
     select
         site,
         visitor_id,
-        cast(ceil({{ epoch_ms('ts') }} / {{ step_ms }}.0) as bigint) * {{ step_ms }} as bucket_ms,
+        cast(ceil(cast({{ epoch_ms('ts') }} as double) / {{ step_ms }}) as bigint) * {{ step_ms }} as bucket_ms,
         {{ epoch_ms('ts') }} as activity_ms,
         path
     from activity

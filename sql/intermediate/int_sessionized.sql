@@ -53,9 +53,11 @@ runs as (
 sliced as (
     select
         *,
+        -- Divided as doubles: Trino reads a literal like 86400000.0 as a decimal, and a
+        -- bigint divided by it keeps one decimal place (25 h would round to one day).
         greatest(0, cast(ceil(
-            ({{ epoch_ms('ts') }} - {{ epoch_ms('run_start_ts') }})
-            / {{ settings.session_max_hours * 3600000 }}.0
+            cast({{ epoch_ms('ts') }} - {{ epoch_ms('run_start_ts') }} as double)
+            / {{ settings.session_max_hours * 3600000 }}
         ) as bigint) - 1) as slice
     from runs
 ),

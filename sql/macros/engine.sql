@@ -44,7 +44,14 @@ date '{{ value }}'
 
 {#- A timestamp from milliseconds since the epoch. -#}
 {% macro from_epoch_ms(ms) -%}
-{%- if engine == 'duckdb' -%}make_timestamptz(cast({{ ms }} as bigint) * 1000){%- else -%}from_unixtime({{ ms }} / 1000.0){%- endif -%}
+{%- if engine == 'duckdb' -%}make_timestamptz(cast({{ ms }} as bigint) * 1000){%- else -%}from_unixtime({{ seconds(ms) }}){%- endif -%}
+{%- endmacro %}
+
+{#- Seconds, as a double, from a number of milliseconds. Never `ms / 1000.0`: Trino reads
+    1000.0 as DECIMAL(5,1), and a bigint divided by it keeps one decimal place (1.234 s
+    would be 1.2 on Athena); DuckDB divides the same doubles either way. -#}
+{% macro seconds(ms) -%}
+cast({{ ms }} as double) / 1000
 {%- endmacro %}
 
 {#- The integers start, start + step, ..., up to end, as rows of a one-column relation. -#}

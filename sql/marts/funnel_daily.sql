@@ -89,7 +89,7 @@ f{{ f }}_reached as (
         {% if last > 1 %}
         case steps.step
             {% for k in range(2, last + 1) %}
-            when {{ k }} then ({{ epoch_ms('c.t' ~ k) }} - {{ epoch_ms('c.t' ~ (k - 1)) }}) / 1000.0
+            when {{ k }} then {{ seconds(epoch_ms('c.t' ~ k) ~ ' - ' ~ epoch_ms('c.t' ~ (k - 1))) }}
             {% endfor %}
         end
         {% else %}

@@ -27,7 +27,7 @@ seen as (
 -- A site has a grid on each day it was seen and on the day after (its visitors can still be
 -- online after midnight). Per day, so a day's rows do not depend on the window built with it.
 site_days as (
-    select distinct seen.site, cast(floor({{ epoch_ms('seen.ts') }} / 86400000.0) as bigint) + shift.n as day_number
+    select distinct seen.site, cast(floor(cast({{ epoch_ms('seen.ts') }} as double) / 86400000) as bigint) + shift.n as day_number
     from seen
     cross join (select 0 as n union all select 1 as n) as shift
 ),
@@ -39,7 +39,7 @@ days as (
 grid as (
     select site_days.site, days.snapshot_ms
     from days
-    inner join site_days on site_days.day_number = cast(floor(days.snapshot_ms / 86400000.0) as bigint)
+    inner join site_days on site_days.day_number = cast(floor(cast(days.snapshot_ms as double) / 86400000) as bigint)
 ),
 
 counts as (

@@ -83,7 +83,7 @@ final as (
         {{ utc_date('start_ts') }} as dt,
         start_ts,
         end_ts,
-        ({{ epoch_ms('end_ts') }} - {{ epoch_ms('start_ts') }}) / 1000.0 as duration_s,
+        {{ seconds(epoch_ms('end_ts') ~ ' - ' ~ epoch_ms('start_ts')) }} as duration_s,
         page_views,
         events,
         interactive_events,
