@@ -66,6 +66,8 @@ MODELS = {m.name: m for m in (
     Model("cdn_health_hourly", "marts/cdn_health_hourly.sql"),
     Model("path_latency_daily", "marts/path_latency_daily.sql"),
     Model("web_vitals_daily", "marts/web_vitals_daily.sql"),
+    Model("page_engagement_daily", "marts/page_engagement_daily.sql", lookback_hours=24,
+          lookahead_hours=48),
 )}
 MARTS = [m.name for m in MODELS.values() if not m.ephemeral]
 

@@ -67,6 +67,8 @@ class SiteReport:
     tops: list[dict]  # key, title, measure, rows, note (why a dimension has no values)
     slow_paths: list[dict]
     web_vitals: list[dict] = field(default_factory=list)  # metric, samples, p75 (whole site)
+    # The most viewed pages' time on page and exit rate (page_engagement_daily).
+    engagement: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -153,9 +155,12 @@ def _site(gold: Gold, settings: Settings, day: date, site: str, metrics: pl.Data
     slow = gold.frame("path_latency_daily", [day], "site = $p0 and slowness_rank <= $p1",
                       [site, settings.report.top_n], order="slowness_rank")
     vitals = gold.frame("web_vitals_daily", [day], "site = $p0 and path = '(all)'", [site], order="metric")
+    engagement = gold.frame("page_engagement_daily", [day], "site = $p0", [site],
+                            order="page_views desc, path").head(settings.report.top_n)
     return SiteReport(site=site, headline=headline, metrics=today, hourly=_hourly(gold, day, site),
                       tops=tops, slow_paths=slow.to_dicts() if slow.height else [],
-                      web_vitals=vitals.to_dicts() if vitals.height else [])
+                      web_vitals=vitals.to_dicts() if vitals.height else [],
+                      engagement=engagement.to_dicts() if engagement.height else [])
 
 
 def _funnels(gold: Gold, day: date) -> list[dict]:
@@ -276,7 +281,7 @@ def render_markdown(report: DailyReport) -> str:
 
 def csv_files(report: DailyReport) -> dict[str, bytes]:
     """One CSV per section, every site in each (formula-safe)."""
-    headline, hourly, tops, slow = [], [], [], []
+    headline, hourly, tops, slow, engagement = [], [], [], [], []
     funnels = [st for f in report.funnels for st in f["steps"]]
     for s in report.sites:
         headline += [{"site": s.site, "metric": h["label"], "value": h["value"], "change_vs_day_before":
@@ -285,8 +290,9 @@ def csv_files(report: DailyReport) -> dict[str, bytes]:
         tops += [{"site": s.site, "dimension": t["key"], "rank": i + 1, **r}
                  for t in s.tops for i, r in enumerate(t["rows"])]
         slow += [{"site": s.site, **p} for p in s.slow_paths]
+        engagement += [{"site": s.site, **p} for p in s.engagement]
     sections = {"headline": headline, "hourly": hourly, "top_values": tops, "slow_paths": slow,
-                "funnels": funnels, "data_quality": [report.quality]}
+                "page_engagement": engagement, "funnels": funnels, "data_quality": [report.quality]}
     return {f"{name}.csv": safe_csv(pl.DataFrame(rows, infer_schema_length=None)) if rows else b""
             for name, rows in sections.items()}
 

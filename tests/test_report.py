@@ -77,6 +77,13 @@ def test_the_report_shows_the_gold_figures(built_lake):
             first = section.locator('table[data-top="page"] tr').nth(1).locator("td")
             assert first.nth(0).inner_text() == top["value"]
             assert first.nth(1).inner_text() == f"{int(top['page_views']):,}"
+            # Time on page and exits: the same page leads, with its page_engagement_daily row.
+            eng = gold_sql(root, "page_engagement_daily", f"site = '{site}' and path = '{top['value']}'")[0]
+            row = section.locator('table[data-table="page_engagement"] tr').nth(1).locator("td").all_inner_texts()
+            avg = eng["avg_time_on_page_s"]
+            assert row[:2] == [top["value"], f"{eng['page_views']:,}"] and eng["page_views"] == top["page_views"]
+            assert row[2] == (f"{int(avg // 60)}m {int(avg % 60):02d}s" if avg >= 60 else f"{avg:.0f}s")
+            assert row[4] == f"{eng['exit_rate']:.1%}"
             # Hourly requests sum to the day's requests.
             cells = section.locator('table[data-table="hourly"] tr td:nth-child(2)').all_inner_texts()
             assert sum(int(c.replace(",", "")) for c in cells) == m["requests"]

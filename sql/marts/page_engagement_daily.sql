@@ -1,0 +1,79 @@
+{#- page_engagement_daily — grain: one day × site × path of that day's page views (contract
+    §7.2). Key: dt, site, path. How long visitors stay on a page, and how often it ends
+    their visit:
+    - page_views, visitors: as daily_dimension_stats' `page` rows;
+    - exits: page views that were the last of their session (§7.3); exit_rate = exits /
+      page_views;
+    - time on page: from a page view to the next page view of its session or, on the
+      session's last page view, to the session's last activity after it (a heartbeat, a
+      click). A last page view with nothing after it has no time: nothing says when the
+      visitor left (as in Plausible and Google Analytics). timed_views counts the page
+      views with a time; avg_time_on_page_s and time_on_page_s_p50 (exact on DuckDB,
+      approximate on Athena) are over those. -#}
+with sessionized as (
+    select * from {{ ref('int_sessionized') }}
+),
+
+-- Each activity with the number of its session's page views up to it: the page view it
+-- happened on (0 for activity before the session's first page view).
+numbered as (
+    select
+        site, visitor_id, session_id, ts, path, is_page_view,
+        sum(is_page_view) over (
+            partition by site, visitor_id, session_id order by seq
+            rows between unbounded preceding and current row
+        ) as view_no
+    from sessionized
+),
+
+views as (
+    select
+        site, visitor_id, session_id, view_no,
+        -- The page view is its group's first activity, so its time is the earliest.
+        min(ts) as view_ts,
+        max(case when is_page_view = 1 then path end) as path,
+        max(ts) as last_ts
+    from numbered
+    where view_no > 0
+    group by site, visitor_id, session_id, view_no
+),
+
+timed as (
+    select
+        *,
+        lead(view_ts) over (partition by site, visitor_id, session_id order by view_no) as next_view_ts
+    from views
+),
+
+measured as (
+    select
+        {{ utc_date('view_ts') }} as dt,
+        site, path, visitor_id,
+        case when next_view_ts is null then 1 else 0 end as is_exit,
+        -- In whole milliseconds: a sum of integers is the same in any order, so every
+        -- build gives the same bytes (a float sum is not).
+        case
+            when next_view_ts is not null then {{ epoch_ms('next_view_ts') }} - {{ epoch_ms('view_ts') }}
+            when last_ts > view_ts then {{ epoch_ms('last_ts') }} - {{ epoch_ms('view_ts') }}
+        end as time_on_page_ms
+    from timed
+),
+
+final as (
+    select
+        dt,
+        site,
+        path,
+        count(*) as page_views,
+        count(distinct visitor_id) as visitors,
+        cast(sum(is_exit) as bigint) as exits,
+        cast(sum(is_exit) as double) / count(*) as exit_rate,
+        count(time_on_page_ms) as timed_views,
+        {{ seconds('sum(time_on_page_ms)') }} / nullif(count(time_on_page_ms), 0) as avg_time_on_page_s,
+        {{ seconds(percentile('time_on_page_ms', 0.5)) }} as time_on_page_s_p50
+    from measured
+    where dt between {{ date_literal(window.start) }} and {{ date_literal(window.end) }}
+    group by dt, site, path
+)
+
+select * from final
