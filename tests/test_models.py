@@ -182,16 +182,37 @@ def test_athena_rendering_parses_as_athena_sql(name):
     sqlglot.parse_one(sql, read="athena")  # raises on anything Athena would not accept
 
 
+@pytest.fixture(scope="module")
+def athena_tables() -> dict:
+    """The column types of the tables the Athena renderings read, for sqlglot."""
+    from pipelines.athena_ddl import mart_schema
+    from pipelines.schemas import SILVER, sql_type
+
+    tables = {t: {f.name: sql_type(f.type, "hive") for f in schema} for t, schema in SILVER.items()}
+    tables["sessions"] = {f.name: sql_type(f.type, "hive") for f in mart_schema(Settings(), "sessions")}
+    return {"footfall": tables}
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_athena_rendering_never_divides_by_a_decimal_literal(name):
-    """Trino reads `1000.0` as DECIMAL(5,1), and a bigint divided by it keeps one decimal
-    place (a 1.234 s session would last 1.2 s on Athena), where DuckDB divides doubles: the
-    transpiled comparison below cannot see that, as DuckDB reads the literal its own way."""
+def test_athena_rendering_divides_as_duckdb_does(name, athena_tables):
+    """Trino divides integers as integers (7 / 2 = 3) and reads `1000.0` as DECIMAL(5,1), so
+    a bigint divided by it keeps one decimal place (a 1.234 s session would last 1.2 s on
+    Athena), where DuckDB divides as doubles: the transpiled comparison below cannot see
+    either, as DuckDB reads the SQL its own way. Every division must be of doubles."""
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+
     tree = sqlglot.parse_one(Renderer("athena", Settings()).render(name, Window(DAY, DAY)), read="athena")
-    decimal = [d.sql("athena") for d in tree.find_all(sqlglot.exp.Div)
+    tree = annotate_types(qualify(tree, schema=athena_tables, dialect="athena"), schema=athena_tables,
+                          dialect="athena")
+    divisions = list(tree.find_all(sqlglot.exp.Div))
+    decimal = [d.sql("athena") for d in divisions
                if isinstance(d.expression, sqlglot.exp.Literal) and d.expression.is_number
                and "." in d.expression.this]
-    assert not decimal
+    integer = [d.sql("athena") for d in divisions
+               if all(side.type and side.type.is_type(*sqlglot.exp.DataType.INTEGER_TYPES)
+                      for side in (d.this, d.expression))]
+    assert not decimal and not integer
 
 
 @pytest.mark.parametrize("name", MARTS)
