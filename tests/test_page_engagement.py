@@ -79,3 +79,49 @@ def test_page_views_and_visitors_agree_with_the_dimension_stats(tmp_path, day):
              for r in gold(tmp_path, "daily_dimension_stats", day).iter_rows(named=True)
              if r["dimension"] == "page"}
     assert pages == {path: r[:2] for path, r in rows.items()}
+
+
+def hb(eid, ts, visitor, path, props):
+    return {**ev(eid, ts, "heartbeat", visitor=visitor, path=path), "props": props}
+
+
+# Scroll depth: the deepest `scroll` among the heartbeats from a page view's own path.
+SCROLL_REQUESTS = [
+    pv("w1a", at(9), visitor="w1", path="/guide"),
+    pv("w1b", at(9, 4), visitor="w1", path="/pricing"),
+    pv("w2", at(10), visitor="w2", path="/guide"),
+    pv("w3", at(11), visitor="w3", path="/guide"),
+    pv("w4", at(12), visitor="w4", path="/guide"),
+]
+SCROLL_EVENTS = [
+    # w1 scrolls /guide to 75 % (a later heartbeat after scrolling back up says 60); a
+    # heartbeat from another tab's /other page says 100 and is not /guide's.
+    hb("w1-1", at(9, 1), "w1", "/guide", '{"scroll":30}'),
+    hb("w1-x", at(9, 1, 30), "w1", "/other", '{"scroll":100}'),
+    hb("w1-2", at(9, 2), "w1", "/guide", '{"scroll":75}'),
+    hb("w1-3", at(9, 3), "w1", "/guide", '{"scroll":60}'),
+    hb("w1-4", at(9, 5), "w1", "/pricing", '{"scroll":40}'),
+    # w2: not a number and out of range measure nothing; 12.5 rounds to 13.
+    hb("w2-1", at(10, 1), "w2", "/guide", '{"scroll":"deep"}'),
+    hb("w2-2", at(10, 2), "w2", "/guide", '{"scroll":150}'),
+    hb("w2-3", at(10, 3), "w2", "/guide", '{"scroll":12.5}'),
+    # w3: a click's props are not a heartbeat's; no heartbeat, no scroll depth.
+    {**ev("w3-1", at(11, 1), "click", visitor="w3", path="/guide"), "props": '{"scroll":90}'},
+    # w4: the top of the page is a measurement too.
+    hb("w4-1", at(12, 1), "w4", "/guide", '{"scroll":0}'),
+]
+
+
+def test_scroll_depth_is_the_deepest_heartbeat_on_the_page_views_own_path(tmp_path):
+    write_silver(tmp_path, SCROLL_REQUESTS, SCROLL_EVENTS)
+    build(Settings(lake=Lake(root=str(tmp_path))), Window(D, D), ["page_engagement_daily"])
+    rows = {r["path"]: r for r in gold(tmp_path, "page_engagement_daily", D).iter_rows(named=True)}
+    assert set(rows) == {"/guide", "/pricing"}  # /other had heartbeats but no page view
+    guide, pricing = rows["/guide"], rows["/pricing"]
+    # /guide: w1 75, w2 13, w4 0; w3 unmeasured.
+    assert (guide["page_views"], guide["scrolled_views"], guide["scroll_depth_pct_p50"]) == (4, 3, 13)
+    assert guide["avg_scroll_depth_pct"] == pytest.approx(88 / 3)
+    assert (pricing["scrolled_views"], pricing["avg_scroll_depth_pct"], pricing["scroll_depth_pct_p50"]) == (1, 40.0, 40)
+    # Heartbeats from the other tab still end w1's time on /guide no earlier than before:
+    # /guide runs to /pricing (240 s); w2's last heartbeat gives 180 s, w4's 60 s, w3's click 60 s.
+    assert (guide["timed_views"], guide["avg_time_on_page_s"]) == (4, (240 + 180 + 60 + 60) / 4)

@@ -1,6 +1,8 @@
 {#- int_activity — grain: one activity of a non-bot visitor (contract §7.2): a page view,
     or any beacon event. Key: activity_id. `is_page_view` marks the page views that count
-    (after `page_views.source`); `is_interactive` the interactive event types (§6). -#}
+    (after `page_views.source`); `is_interactive` the interactive event types (§6);
+    `scroll_pct` how far down its page a heartbeat says the visitor has scrolled so far
+    (props `scroll`, 0–100; the beacon sends it), null on any other activity. -#}
 with page_views as (
     select * from {{ ref('int_page_views') }}
 ),
@@ -19,7 +21,8 @@ page_view_activity as (
         client_seq,
         1 as is_page_view,
         0 as is_event,
-        0 as is_interactive
+        0 as is_interactive,
+        cast(null as integer) as scroll_pct
     from page_views
 ),
 
@@ -34,7 +37,11 @@ event_activity as (
         0 as is_page_view,
         1 as is_event,
         case when events.event_type in ('click', 'form_submit', 'download', 'chat_message', 'custom')
-            then 1 else 0 end as is_interactive
+            then 1 else 0 end as is_interactive,
+        {#- A value outside 0–100 (or not a number) is no measurement: null, not clamped. #}
+        {%- set scroll = "try_cast(" ~ json_text('events.props', 'scroll') ~ " as double)" %}
+        case when events.event_type = 'heartbeat' and {{ scroll }} between 0 and 100
+            then cast(round({{ scroll }}) as integer) end as scroll_pct
     from events
     {#- A beacon page view is a page view, not an event, wherever page_views takes the
         beacon's (every one but with `page_views.source = "rtl"`). Said as a filter, not

@@ -9,7 +9,12 @@
       click). A last page view with nothing after it has no time: nothing says when the
       visitor left (as in Plausible and Google Analytics). timed_views counts the page
       views with a time; avg_time_on_page_s and time_on_page_s_p50 (exact on DuckDB,
-      approximate on Athena) are over those. -#}
+      approximate on Athena) are over those;
+    - scroll depth: how far down the page the visitor scrolled, the deepest `scroll` of the
+      page view's heartbeats on its path (the beacon sends one each minute the page is
+      visible and one when it is hidden or left). scrolled_views counts the page views
+      with one; avg_scroll_depth_pct and scroll_depth_pct_p50 are over those. Only the
+      beacon measures it: a page view with no heartbeat after it has none. -#}
 with sessionized as (
     select * from {{ ref('int_sessionized') }}
 ),
@@ -18,7 +23,7 @@ with sessionized as (
 -- happened on (0 for activity before the session's first page view).
 numbered as (
     select
-        site, visitor_id, session_id, ts, path, is_page_view,
+        site, visitor_id, session_id, ts, path, is_page_view, scroll_pct,
         sum(is_page_view) over (
             partition by site, visitor_id, session_id order by seq
             rows between unbounded preceding and current row
@@ -26,15 +31,29 @@ numbered as (
     from sessionized
 ),
 
+-- A page view's activity by path: the visitor's other tabs send heartbeats from other
+-- pages, and only those from the page view's own path say how far down it they scrolled.
+view_paths as (
+    select
+        site, visitor_id, session_id, view_no, path,
+        max(is_page_view) as has_view,
+        min(ts) as first_ts,
+        max(ts) as last_ts,
+        max(scroll_pct) as scroll_pct
+    from numbered
+    where view_no > 0
+    group by site, visitor_id, session_id, view_no, path
+),
+
 views as (
     select
         site, visitor_id, session_id, view_no,
         -- The page view is its group's first activity, so its time is the earliest.
-        min(ts) as view_ts,
-        max(case when is_page_view = 1 then path end) as path,
-        max(ts) as last_ts
-    from numbered
-    where view_no > 0
+        min(first_ts) as view_ts,
+        max(case when has_view = 1 then path end) as path,
+        max(last_ts) as last_ts,
+        max(case when has_view = 1 then scroll_pct end) as scroll_pct
+    from view_paths
     group by site, visitor_id, session_id, view_no
 ),
 
@@ -48,7 +67,7 @@ timed as (
 measured as (
     select
         {{ utc_date('view_ts') }} as dt,
-        site, path, visitor_id,
+        site, path, visitor_id, scroll_pct,
         case when next_view_ts is null then 1 else 0 end as is_exit,
         -- In whole milliseconds: a sum of integers is the same in any order, so every
         -- build gives the same bytes (a float sum is not).
@@ -70,7 +89,10 @@ final as (
         cast(sum(is_exit) as double) / count(*) as exit_rate,
         count(time_on_page_ms) as timed_views,
         {{ seconds('sum(time_on_page_ms)') }} / nullif(count(time_on_page_ms), 0) as avg_time_on_page_s,
-        {{ seconds(percentile('time_on_page_ms', 0.5)) }} as time_on_page_s_p50
+        {{ seconds(percentile('time_on_page_ms', 0.5)) }} as time_on_page_s_p50,
+        count(scroll_pct) as scrolled_views,
+        cast(sum(scroll_pct) as double) / nullif(count(scroll_pct), 0) as avg_scroll_depth_pct,
+        cast({{ percentile('scroll_pct', 0.5) }} as integer) as scroll_depth_pct_p50
     from measured
     where dt between {{ date_literal(window.start) }} and {{ date_literal(window.end) }}
     group by dt, site, path
