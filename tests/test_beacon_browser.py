@@ -84,6 +84,15 @@ def test_a_browser_visit_reaches_events_sessions_and_presence(tmp_path):
         page.click("#submit")                    # a form submit
         page.click("#track")                     # footfall.track('chat_opened', ...)
         page.screenshot(path=str(OUT / "pricing.png"))
+        # Scroll down the long pricing page, pause (the beacon measures 200 ms after a
+        # scroll), and back up: its scroll depth is the deepest point seen, by the page's own
+        # figures; the heartbeat sent when the tab is hidden carries it.
+        height, viewport = page.evaluate("[document.documentElement.scrollHeight, window.innerHeight]")
+        page.evaluate(f"window.scrollTo(0, {height * 0.6 - viewport})")
+        page.wait_for_timeout(400)
+        deepest = round((page.evaluate("window.pageYOffset") + viewport) / height * 100)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(400)
         # Hide the tab: vitals are reported and the queue flushed; then leave.
         page.evaluate("Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});"
                       "document.dispatchEvent(new Event('visibilitychange'))")
@@ -118,6 +127,11 @@ def test_a_browser_visit_reaches_events_sessions_and_presence(tmp_path):
     [session] = gold("sessions").filter(pl.col("visitor_id") == visitor).to_dicts()
     assert (session["entry_path"], session["exit_path"]) == ("/demo/index.html", "/demo/pricing.html")
     assert session["page_views"] == 3 and session["interactive_events"] == 3 and not session["is_bounce"]
+    # Scroll depth: the long page as scrolled; the two short ones were seen whole.
+    assert height > 3 * viewport and 55 <= deepest <= 65
+    engagement = {r["path"]: r for r in gold("page_engagement_daily").filter(pl.col("site") == "127.0.0.1").to_dicts()}
+    assert {p: (r["scrolled_views"], r["scroll_depth_pct_p50"]) for p, r in engagement.items()} == {
+        "/demo/index.html": (1, 100), "/demo/features": (1, 100), "/demo/pricing.html": (1, deepest)}
     presence = gold("presence_snapshots").filter(pl.col("site") == "127.0.0.1")
     assert presence["online_visitors"].max() == 1
     # Online from the first minute-grid instant at or after the first event (contract §7.5).

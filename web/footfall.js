@@ -1,5 +1,6 @@
-/* Footfall beacon: page views, heartbeats, clicks, downloads, form submits, errors, Core Web
- * Vitals and track(name, props), batched to the Footfall collector. No dependencies.
+/* Footfall beacon: page views, heartbeats (with how far down the page the visitor has
+ * scrolled), clicks, downloads, form submits, errors, Core Web Vitals and track(name, props),
+ * batched to the Footfall collector. No dependencies.
  *
  * <script src="/_footfall/footfall.js" defer
  *         data-site="www.example.com"          (default: this page's host)
@@ -130,7 +131,27 @@
     }
   }
 
-  function pageView() { push("page_view"); }
+  /* Scroll depth: the deepest point of the page seen so far, in per cent of its height,
+   * sent with each heartbeat (and one more when the page is hidden or left). */
+  var deepest = 0, lastBeat = 0;
+  function measure() {
+    var d = document.documentElement, b = document.body || d;
+    var height = Math.max(d.scrollHeight, b.scrollHeight || 0);
+    var seen = (window.pageYOffset || d.scrollTop || 0) + window.innerHeight;
+    deepest = Math.max(deepest, height > 0 ? Math.min(100, Math.round(seen / height * 100)) : 100);
+  }
+  function beat(extra) {
+    measure();
+    lastBeat = Date.now();
+    push("heartbeat", {scroll: deepest}, extra);
+  }
+  function leave() {
+    if (Date.now() - lastBeat > 1000) beat();  /* visibilitychange and pagehide come together */
+    reportVitals();
+    flush();
+  }
+
+  function pageView() { deepest = 0; push("page_view"); }
 
   function start() {
     if (started || dnt || !consented) return;
@@ -140,10 +161,15 @@
     /* Single-page apps: a route change is a page view. */
     ["pushState", "replaceState"].forEach(function (m) {
       var orig = history[m];
-      history[m] = function () { var before = location.pathname; var r = orig.apply(this, arguments); if (location.pathname !== before) pageView(); return r; };
+      history[m] = function () { var before = location.pathname; var r = orig.apply(this, arguments); if (location.pathname !== before) route(before); return r; };
     });
-    window.addEventListener("popstate", pageView);
-    setInterval(function () { if (document.visibilityState === "visible") push("heartbeat"); }, heartbeatMs);
+    /* A route change ends the old route's page view: its scroll depth, under its own path. */
+    var shown = location.pathname;
+    function route(before) { beat({path: text(before)}); shown = location.pathname; pageView(); }
+    window.addEventListener("popstate", function () { if (location.pathname !== shown) route(shown); });
+    var scrolled = null;
+    window.addEventListener("scroll", function () { if (!scrolled) scrolled = setTimeout(function () { scrolled = null; measure(); }, 200); }, {passive: true});
+    setInterval(function () { if (document.visibilityState === "visible") beat(); }, heartbeatMs);
     document.addEventListener("click", function (ev) {
       var el = ev.target && ev.target.closest ? ev.target.closest("[data-ff-track], a[href]") : null;
       if (!el) return;
@@ -161,9 +187,9 @@
       push("error", {message: text(ev.message, 300), source: text(ev.filename, 300), line: ev.lineno || 0});
     });
     document.addEventListener("visibilitychange", function () {
-      if (document.visibilityState === "hidden") { reportVitals(); flush(); }
+      if (document.visibilityState === "hidden") leave();
     });
-    window.addEventListener("pagehide", function () { reportVitals(); flush(); });
+    window.addEventListener("pagehide", leave);
   }
 
   window.footfall = {
