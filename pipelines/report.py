@@ -223,6 +223,8 @@ def _metric(value: object, kind: str) -> str:
     v = float(value)  # type: ignore[arg-type]
     if kind == "pct":
         return f"{v:.1%}"
+    if kind == "percent":  # already in per cent (scroll depth)
+        return f"{v:.0f}%"
     if kind == "seconds":
         return f"{int(v // 60)}m {int(v % 60):02d}s" if v >= 60 else f"{v:.0f}s"
     return f"{int(v):,}"

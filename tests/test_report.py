@@ -61,6 +61,7 @@ def test_the_report_shows_the_gold_figures(built_lake):
         page.screenshot(path=str(OUT / "daily_report.png"), full_page=True)
         assert sorted(page.locator("section.site").evaluate_all("els => els.map(e => e.dataset.site)")) \
             == sorted(metrics)
+        with_scroll = 0
         for site, m in metrics.items():
             section = page.locator(f'section[data-site="{site}"]')
 
@@ -84,6 +85,11 @@ def test_the_report_shows_the_gold_figures(built_lake):
             assert row[:2] == [top["value"], f"{eng['page_views']:,}"] and eng["page_views"] == top["page_views"]
             assert row[2] == (f"{int(avg // 60)}m {int(avg % 60):02d}s" if avg >= 60 else f"{avg:.0f}s")
             assert row[4] == f"{eng['exit_rate']:.1%}"
+            # Scroll depth where the beacon measured it; a site without the beacon has no such column.
+            scrolled = gold_sql(root, "page_engagement_daily", f"site = '{site}' and scrolled_views > 0")
+            depth = eng["avg_scroll_depth_pct"]
+            assert row[5:] == ([f"{depth:.0f}%" if depth is not None else "–"] if scrolled else [])
+            with_scroll += bool(scrolled)
             # Hourly requests sum to the day's requests.
             cells = section.locator('table[data-table="hourly"] tr td:nth-child(2)').all_inner_texts()
             assert sum(int(c.replace(",", "")) for c in cells) == m["requests"]
@@ -111,6 +117,7 @@ def test_the_report_shows_the_gold_figures(built_lake):
                                                       f"site = '{site}' and dimension = 'country'")}
             note = section.locator('[data-note="country"]')
             assert note.count() == (countries == {"(none)"})
+        assert with_scroll == 1  # the beacon's site, and only it, measures scroll depth
         # Core Web Vitals of the beacon site: the p75 of gold web_vitals_daily.
         vitals = {r["metric"]: r for r in gold_sql(root, "web_vitals_daily", "path = '(all)'")}
         assert set(vitals) == {"LCP", "TTFB"}
