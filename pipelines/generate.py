@@ -450,7 +450,8 @@ def write_standard(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) 
 
 def beacon_events(reqs: pl.DataFrame, opts: GenerateOptions) -> pl.DataFrame:
     """What the beacon on a page sends for the human page views of `reqs` (contract §5a):
-    a page_view, a heartbeat each minute the page stays open (up to 10), web vitals, clicks,
+    a page_view, a heartbeat each minute the page stays open (up to 10, with how far down
+    the page the visitor has scrolled), web vitals, clicks,
     a form submit on the signup page, now and then a download. Same visitor id, IP and
     user agent as the page's request, so the two sources stitch."""
     rng = np.random.default_rng(opts.seed + 303)
@@ -469,9 +470,17 @@ def beacon_events(reqs: pl.DataFrame, opts: GenerateOptions) -> pl.DataFrame:
                                   props=props, seq=seq.cast(pl.Int64))
 
     views = kind(base, "page_view", pl.lit(300), pl.lit("{}"), pl.lit(1))
-    beats = base.with_columns(k=pl.int_ranges(1, pl.min_horizontal(pl.col("stay") // 60_000, 10) + 1)) \
+    # How far down the page each visit gets (its own generator, so that the other draws
+    # stay as they were), deeper on articles than elsewhere: 60 % of the way by the first
+    # heartbeat, all of it by the second.
+    article = pages["path"].str.contains("^/(blog|docs)/.").to_numpy()
+    depth = np.random.default_rng(opts.seed + 305).random(n) ** np.where(article, 0.5, 1.5)
+    reach = pl.Series((20 + 80 * depth).round().astype(np.int64))
+    beats = base.with_columns(reach=reach, k=pl.int_ranges(1, pl.min_horizontal(pl.col("stay") // 60_000, 10) + 1)) \
         .explode("k").drop_nulls("k")
-    beats = kind(beats, "heartbeat", pl.col("k") * 60_000, pl.lit("{}"), pl.col("k") + 1).drop("k")
+    scroll = (pl.col("reach") * pl.when(pl.col("k") == 1).then(0.6).otherwise(1.0)).round().cast(pl.Int64)
+    beats = kind(beats, "heartbeat", pl.col("k") * 60_000, pl.format('{{"scroll":{}}}', scroll),
+                 pl.col("k") + 1).drop("k", "reach")
     vit = base.filter(pl.Series(rng.random(n) < 0.5))
     vitals = pl.concat([
         kind(vit, "web_vital", pl.lit(2_500), pl.format('{{"name":"LCP","value":{}}}',
