@@ -167,3 +167,28 @@ def test_do_not_track_and_missing_consent_send_nothing(tmp_path):
                 break
             time.sleep(0.05)
         assert [json.loads(r)["type"] for r in sink.buffer] == ["page_view"]
+
+
+def test_a_route_change_ends_the_old_routes_page_view_with_its_scroll_depth(tmp_path):
+    """pushState and the back button: each new route is a page view, and the route left
+    behind gets a heartbeat under its own path first (the page fits the window: 100 %)."""
+    settings = Settings(lake=Lake(root=str(tmp_path)), collector=Collector(sites=("127.0.0.1",)))
+    sink = LandingSink(Storage(str(tmp_path)), rotate_seconds=3600)
+    with served(DemoSite(CollectorApp(settings, sink))) as url, chromium(user_agent=UA) as browser:
+        page = browser.new_page()
+        page.goto(f"{url}/demo/index.html")
+        page.wait_for_function("window.footfall !== undefined")
+        page.click("#spa")
+        page.evaluate("history.back()")
+        page.wait_for_function("location.pathname === '/demo/index.html'")
+        page.evaluate("history.replaceState({}, '')")  # the same path: no page view
+        page.evaluate("footfall.flush()")
+        for _ in range(50):
+            if len(sink.buffer) >= 5:
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)
+    sent = [(r["type"], r["path"], (r.get("props") or {}).get("scroll")) for r in map(json.loads, sink.buffer)]
+    assert sent == [("page_view", "/demo/index.html", None), ("heartbeat", "/demo/index.html", 100),
+                    ("page_view", "/demo/features", None), ("heartbeat", "/demo/features", 100),
+                    ("page_view", "/demo/index.html", None)]
