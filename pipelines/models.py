@@ -55,6 +55,7 @@ MODELS = {m.name: m for m in (
     Model("page_views", "marts/page_views.sql"),
     Model("int_presence_buckets", "intermediate/int_presence_buckets.sql", ephemeral=True, shared=True),
     Model("int_sessionized", "intermediate/int_sessionized.sql", ephemeral=True, shared=True),
+    Model("int_page_sequence", "intermediate/int_page_sequence.sql", ephemeral=True, shared=True),
     Model("sessions", "marts/sessions.sql", lookback_hours=24, lookahead_hours=48),
     Model("presence_snapshots", "marts/presence_snapshots.sql", lookback_hours=24),
     Model("presence_routes", "marts/presence_routes.sql", lookback_hours=24),
@@ -67,6 +68,8 @@ MODELS = {m.name: m for m in (
     Model("path_latency_daily", "marts/path_latency_daily.sql"),
     Model("web_vitals_daily", "marts/web_vitals_daily.sql"),
     Model("page_engagement_daily", "marts/page_engagement_daily.sql", lookback_hours=24,
+          lookahead_hours=48),
+    Model("page_transitions_daily", "marts/page_transitions_daily.sql", lookback_hours=24,
           lookahead_hours=48),
 )}
 MARTS = [m.name for m in MODELS.values() if not m.ephemeral]
@@ -378,17 +381,25 @@ def _build_marts(con: duckdb.DuckDBPyConnection, settings: Settings, storage: St
         return Renderer("duckdb", settings, sources=sources, gold=fresh, shared=shared, now=now).render(name, window)
 
     # A shared model read more than once in this build is computed once into a temporary
-    # table; read once, it stays inline, where DuckDB computes only the columns used.
+    # table; read once, it stays inline, where DuckDB computes only the columns used. Each
+    # SQL text gets its table's name while counting, so that a shared model built on
+    # another (page sequences on sessions) has the same text in both passes.
     uses: Counter[str] = Counter()
-    for name in names:
-        render(name, lambda sql: uses.update([sql]) or "(\n" + sql + "\n)")
     tables: dict[str, str] = {}
+
+    def count(sql: str) -> str:
+        uses[sql] += 1
+        return tables.setdefault(sql, f"shared_{len(tables)}")
+
+    for name in names:
+        render(name, count)
+    created: set[str] = set()
 
     def shared(sql: str) -> str:
         if uses[sql] < 2:
             return "(\n" + sql + "\n)"
-        if sql not in tables:
-            tables[sql] = f"shared_{len(tables)}"
+        if sql not in created:
+            created.add(sql)
             con.execute(f"create temp table {tables[sql]} as\n{sql}")
         return tables[sql]
 

@@ -40,7 +40,8 @@ def test_definitions_snapshot():
     graph = defs.resolve_asset_graph()
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
         "gold/cdn_health_hourly", "gold/daily_dimension_stats", "gold/daily_site_metrics",
-        "gold/funnel_daily", "gold/page_engagement_daily", "gold/page_views", "gold/path_latency_daily",
+        "gold/funnel_daily", "gold/page_engagement_daily", "gold/page_transitions_daily", "gold/page_views",
+        "gold/path_latency_daily",
         "gold/presence_routes",
         "gold/presence_snapshots", "gold/sessions", "gold/web_vitals_daily", "reports/daily_report",
         "silver/events", "silver/requests",
@@ -48,7 +49,8 @@ def test_definitions_snapshot():
     assert sorted(k.to_user_string() for k in graph.asset_check_keys) == sorted([
         "gold/cdn_health_hourly:no_pii", "gold/daily_dimension_stats:no_pii",
         "gold/daily_site_metrics:no_pii", "gold/path_latency_daily:no_pii",
-        "gold/funnel_daily:no_pii", "gold/page_engagement_daily:no_pii", "gold/page_views:no_pii", "gold/page_views:page_view_id_unique",
+        "gold/funnel_daily:no_pii", "gold/page_engagement_daily:no_pii",
+        "gold/page_transitions_daily:no_pii", "gold/page_views:no_pii", "gold/page_views:page_view_id_unique",
         "gold/presence_routes:no_pii", "gold/presence_snapshots:no_pii", "gold/sessions:no_pii",
         "gold/sessions:session_id_unique", "gold/web_vitals_daily:no_pii",
         *(f"silver/{t}:{c}" for t, key in (("requests", "request_id"), ("events", "event_id"))
@@ -89,7 +91,7 @@ def test_a_day_materialises_through_dagster_with_every_check_passing(small_lake)
     gold_run = d.resolve_job_def("build_gold").execute_in_process(instance=instance, partition_key=DAY)
     assert gold_run.success
     evaluations = gold_run.get_asset_check_evaluations()
-    assert len(evaluations) == 13 and all(e.passed for e in evaluations)
+    assert len(evaluations) == 14 and all(e.passed for e in evaluations)
     # Figures the UI shows equal an independent count over silver.
     pv = next(m for m in gold_run.get_asset_materialization_events()
               if m.asset_key == dg.AssetKey(["gold", "page_views"]))
@@ -225,7 +227,8 @@ def test_gold_plan_rebuilds_exactly_the_stale_days():
     # today; funnels the four days before (window plus their sessions).
     plan = {tuple(sorted(names)): (s.isoformat(), e.isoformat()) for names, s, e in gold_plan({today}, today)}
     assert plan == {
-        ("daily_dimension_stats", "daily_site_metrics", "page_engagement_daily", "sessions"): ("2026-11-20", "2026-11-22"),
+        ("daily_dimension_stats", "daily_site_metrics", "page_engagement_daily", "page_transitions_daily",
+         "sessions"): ("2026-11-20", "2026-11-22"),
         ("cdn_health_hourly", "page_views", "path_latency_daily", "presence_routes",
          "presence_snapshots", "web_vitals_daily"): ("2026-11-22", "2026-11-22"),
         ("funnel_daily",): ("2026-11-18", "2026-11-22"),

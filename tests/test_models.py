@@ -126,7 +126,8 @@ def test_building_twice_gives_identical_partitions(tmp_path):
 
 
 def test_one_build_of_every_mart_equals_each_mart_built_alone(tmp_path):
-    """A full build computes shared intermediates (sessionization, presence buckets) once
+    """A full build computes shared intermediates (sessionization, presence buckets, page
+    sequences, which are built on sessionization) once
     into temporary tables; each mart built on its own computes them inline."""
     alone, together = tmp_path / "alone", tmp_path / "together"
     for root in (alone, together):

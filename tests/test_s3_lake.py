@@ -361,7 +361,7 @@ def test_dagster_runs_every_check_on_an_s3_lake(s3_url, monkeypatch, small_lake)
     gold_run = d.resolve_job_def("build_gold").execute_in_process(instance=instance, partition_key="2026-11-02")
     assert gold_run.success
     evaluations = gold_run.get_asset_check_evaluations()
-    assert len(evaluations) == 13 and all(e.passed for e in evaluations)
+    assert len(evaluations) == 14 and all(e.passed for e in evaluations)
 
 
 def test_a_lake_footfall_writes_on_s3_reads_back_and_erases_a_visitor(s3_url, s3_log, monkeypatch, tmp_path, capsys):

@@ -15,53 +15,8 @@
       visible and one when it is hidden or left). scrolled_views counts the page views
       with one; avg_scroll_depth_pct and scroll_depth_pct_p50 are over those. Only the
       beacon measures it: a page view with no heartbeat after it has none. -#}
-with sessionized as (
-    select * from {{ ref('int_sessionized') }}
-),
-
--- Each activity with the number of its session's page views up to it: the page view it
--- happened on (0 for activity before the session's first page view).
-numbered as (
-    select
-        site, visitor_id, session_id, ts, path, is_page_view, scroll_pct,
-        sum(is_page_view) over (
-            partition by site, visitor_id, session_id order by seq
-            rows between unbounded preceding and current row
-        ) as view_no
-    from sessionized
-),
-
--- A page view's activity by path: the visitor's other tabs send heartbeats from other
--- pages, and only those from the page view's own path say how far down it they scrolled.
-view_paths as (
-    select
-        site, visitor_id, session_id, view_no, path,
-        max(is_page_view) as has_view,
-        min(ts) as first_ts,
-        max(ts) as last_ts,
-        max(scroll_pct) as scroll_pct
-    from numbered
-    where view_no > 0
-    group by site, visitor_id, session_id, view_no, path
-),
-
-views as (
-    select
-        site, visitor_id, session_id, view_no,
-        -- The page view is its group's first activity, so its time is the earliest.
-        min(first_ts) as view_ts,
-        max(case when has_view = 1 then path end) as path,
-        max(last_ts) as last_ts,
-        max(case when has_view = 1 then scroll_pct end) as scroll_pct
-    from view_paths
-    group by site, visitor_id, session_id, view_no
-),
-
-timed as (
-    select
-        *,
-        lead(view_ts) over (partition by site, visitor_id, session_id order by view_no) as next_view_ts
-    from views
+with page_sequence as (
+    select * from {{ ref('int_page_sequence') }}
 ),
 
 measured as (
@@ -75,7 +30,7 @@ measured as (
             when next_view_ts is not null then {{ epoch_ms('next_view_ts') }} - {{ epoch_ms('view_ts') }}
             when last_ts > view_ts then {{ epoch_ms('last_ts') }} - {{ epoch_ms('view_ts') }}
         end as time_on_page_ms
-    from timed
+    from page_sequence
 ),
 
 final as (
