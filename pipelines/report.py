@@ -55,6 +55,7 @@ TOP_DIMENSIONS = [  # (dimension of daily_dimension_stats, title, measure)
 # Why a dimension has no value but "(none)", said under its table.
 WHY_NONE = {"country": "The logs carry no country: legacy standard logs have none "
                        "(real-time logs and standard logging v2 do)."}
+TRANSITION_PAGES, TRANSITION_NEXT = 5, 3  # "where visitors go next": pages, next pages of each
 LATE_AFTER = timedelta(hours=1)  # an object landing over an hour after its records' day ended
 
 
@@ -69,6 +70,9 @@ class SiteReport:
     web_vitals: list[dict] = field(default_factory=list)  # metric, samples, p75 (whole site)
     # The most viewed pages' time on page and exit rate (page_engagement_daily).
     engagement: list[dict] = field(default_factory=list)
+    # Where visitors went from the most viewed pages: path, next (to_path, transitions,
+    # share; the most frequent first) from page_transitions_daily.
+    transitions: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -160,7 +164,21 @@ def _site(gold: Gold, settings: Settings, day: date, site: str, metrics: pl.Data
     return SiteReport(site=site, headline=headline, metrics=today, hourly=_hourly(gold, day, site),
                       tops=tops, slow_paths=slow.to_dicts() if slow.height else [],
                       web_vitals=vitals.to_dicts() if vitals.height else [],
-                      engagement=engagement.to_dicts() if engagement.height else [])
+                      engagement=engagement.to_dicts() if engagement.height else [],
+                      transitions=_transitions(gold, day, site, engagement))
+
+
+def _transitions(gold: Gold, day: date, site: str, engagement: pl.DataFrame) -> list[dict]:
+    """The three most frequent next pages (or exit) of the five most viewed pages."""
+    paths = engagement["path"].head(TRANSITION_PAGES).to_list() if engagement.height else []
+    if not paths:
+        return []
+    nexts = gold.frame("page_transitions_daily", [day], "site = $p0 and rank <= $p1", [site, TRANSITION_NEXT],
+                       order="from_path, rank")
+    if not nexts.height:
+        return []
+    return [{"path": p, "next": nexts.filter(pl.col("from_path") == p).select("to_path", "transitions", "share").to_dicts()}
+            for p in paths]
 
 
 def _funnels(gold: Gold, day: date) -> list[dict]:
@@ -283,7 +301,7 @@ def render_markdown(report: DailyReport) -> str:
 
 def csv_files(report: DailyReport) -> dict[str, bytes]:
     """One CSV per section, every site in each (formula-safe)."""
-    headline, hourly, tops, slow, engagement = [], [], [], [], []
+    headline, hourly, tops, slow, engagement, transitions = [], [], [], [], [], []
     funnels = [st for f in report.funnels for st in f["steps"]]
     for s in report.sites:
         headline += [{"site": s.site, "metric": h["label"], "value": h["value"], "change_vs_day_before":
@@ -293,8 +311,11 @@ def csv_files(report: DailyReport) -> dict[str, bytes]:
                  for t in s.tops for i, r in enumerate(t["rows"])]
         slow += [{"site": s.site, **p} for p in s.slow_paths]
         engagement += [{"site": s.site, **p} for p in s.engagement]
+        transitions += [{"site": s.site, "from_path": t["path"], "rank": i + 1, **n}
+                        for t in s.transitions for i, n in enumerate(t["next"])]
     sections = {"headline": headline, "hourly": hourly, "top_values": tops, "slow_paths": slow,
-                "page_engagement": engagement, "funnels": funnels, "data_quality": [report.quality]}
+                "page_engagement": engagement, "page_transitions": transitions, "funnels": funnels,
+                "data_quality": [report.quality]}
     return {f"{name}.csv": safe_csv(pl.DataFrame(rows, infer_schema_length=None)) if rows else b""
             for name, rows in sections.items()}
 

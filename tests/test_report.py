@@ -90,6 +90,12 @@ def test_the_report_shows_the_gold_figures(built_lake):
             depth = eng["avg_scroll_depth_pct"]
             assert row[5:] == ([f"{depth:.0f}%" if depth is not None else "–"] if scrolled else [])
             with_scroll += bool(scrolled)
+            # Where visitors go next from the top page: its three most frequent next pages.
+            nexts = sorted(gold_sql(root, "page_transitions_daily", f"site = '{site}' and from_path = '{top['value']}'"),
+                           key=lambda r: r["rank"])
+            row = section.locator('table[data-table="page_transitions"] tr').nth(1).locator("td").all_inner_texts()
+            assert row == [top["value"], " · ".join(f"{n['to_path']} {n['share']:.1%}" for n in nexts[:3])]
+            assert sum(n["transitions"] for n in nexts) == top["page_views"]
             # Hourly requests sum to the day's requests.
             cells = section.locator('table[data-table="hourly"] tr td:nth-child(2)').all_inner_texts()
             assert sum(int(c.replace(",", "")) for c in cells) == m["requests"]
@@ -136,6 +142,9 @@ def test_the_report_shows_the_gold_figures(built_lake):
     md = (root / f"reports/dt={DAY}/daily_report.md").read_text()
     for m in metrics.values():
         assert f"| Visitors | {m['visitors']:,} |" in md
+    transitions = pl.read_csv(root / f"reports/dt={DAY}/page_transitions.csv")
+    assert transitions.filter(pl.col("to_path") == "(exit)").height >= len(metrics)
+    assert transitions.group_by("site", "from_path").agg(pl.col("rank").max())["rank"].max() <= 3
     hourly = pl.read_csv(root / f"reports/dt={DAY}/hourly.csv")
     assert hourly.group_by("site").agg(pl.col("requests").sum()).sort("site").rows() == \
         sorted((s, m["requests"]) for s, m in metrics.items())
