@@ -54,5 +54,6 @@ def test_notebook_runs_and_shows_the_gold_sessions(name, lake, monkeypatch):
     assert any("channel" in t and "bounce_rate" in t for t in texts)  # the sessions table
     assert any("peak_online" in t for t in texts)
     assert any("avg_time_on_page_s" in t and "exit_rate" in t and "avg_scroll_depth_pct" in t for t in texts)  # page engagement
+    assert any("to_path" in t and "(exit)" in t for t in texts)  # page transitions
     # The DuckDB notebook plots the presence curve and p95 by hour.
     assert images == (2 if name == "explore_duckdb.ipynb" else 0)
