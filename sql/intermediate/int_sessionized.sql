@@ -5,15 +5,34 @@ with read_activity as (
     select * from {{ ref('int_activity', before_hours=settings.session_max_hours, after_hours=48) }}
 ),
 
+-- The days before and after the window matter only for the sessions of visitors active in
+-- it (a visitor with no activity in the window has no session starting there): the others'
+-- activity is left out before the window functions sort it.
+{% if engine == 'athena' %}
+{#- Athena computes a CTE anew wherever it is referenced and bills each scan: a semi-join
+    with the window's visitors would read the activity twice, a window over each visitor's
+    rows reads it once. The columns are int_activity's. #}
+activity as (
+    select
+        activity_id, site, visitor_id, ts, path,
+        {{ attribution_columns() }},
+        event_type, client_order, client_seq, is_page_view, is_event, is_interactive, scroll_pct
+    from (
+        select
+            *,
+            max(case when {{ utc_date('ts') }} between {{ date_literal(window.start) }} and {{ date_literal(window.end) }}
+                then 1 else 0 end) over (partition by site, visitor_id) as in_window
+        from read_activity
+    ) as marked
+    where in_window = 1
+),
+{% else %}
 window_visitors as (
     select distinct site, visitor_id
     from read_activity
     where {{ utc_date('ts') }} between {{ date_literal(window.start) }} and {{ date_literal(window.end) }}
 ),
 
--- The days before and after the window matter only for the sessions of visitors active in
--- it (a visitor with no activity in the window has no session starting there): the others'
--- activity is left out before the window functions sort it.
 activity as (
     select read_activity.*
     from read_activity
@@ -22,6 +41,7 @@ activity as (
         where w.site = read_activity.site and w.visitor_id = read_activity.visitor_id
     )
 ),
+{% endif %}
 
 ordered as (
     select
