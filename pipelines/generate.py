@@ -451,7 +451,7 @@ def write_standard(storage: Storage, reqs: pl.DataFrame, opts: GenerateOptions) 
 def beacon_events(reqs: pl.DataFrame, opts: GenerateOptions) -> pl.DataFrame:
     """What the beacon on a page sends for the human page views of `reqs` (contract §5a):
     a page_view, a heartbeat each minute the page stays open (up to 10, with how far down
-    the page the visitor has scrolled), web vitals, clicks,
+    the page the visitor has scrolled) and one as it is left, web vitals, clicks,
     a form submit on the signup page, now and then a download. Same visitor id, IP and
     user agent as the page's request, so the two sources stitch."""
     rng = np.random.default_rng(opts.seed + 303)
@@ -481,6 +481,12 @@ def beacon_events(reqs: pl.DataFrame, opts: GenerateOptions) -> pl.DataFrame:
     scroll = (pl.col("reach") * pl.when(pl.col("k") == 1).then(0.6).otherwise(1.0)).round().cast(pl.Int64)
     beats = kind(beats, "heartbeat", pl.col("k") * 60_000, pl.format('{{"scroll":{}}}', scroll),
                  pl.col("k") + 1).drop("k", "reach")
+    # And one as the page is left (hidden), with the depth reached, unless a periodic one
+    # went within the second before (the beacon skips it then too).
+    last_beat = pl.min_horizontal(pl.col("stay") // 60_000, 10) * 60_000
+    leaving = base.with_columns(reach=reach).filter(pl.col("stay") - 100 - last_beat > 1_000)
+    leaves = kind(leaving, "heartbeat", pl.col("stay") - 100, pl.format('{{"scroll":{}}}', pl.col("reach")),
+                  pl.lit(99)).drop("reach")
     vit = base.filter(pl.Series(rng.random(n) < 0.5))
     vitals = pl.concat([
         kind(vit, "web_vital", pl.lit(2_500), pl.format('{{"name":"LCP","value":{}}}',
@@ -494,7 +500,7 @@ def beacon_events(reqs: pl.DataFrame, opts: GenerateOptions) -> pl.DataFrame:
     submits = kind(sub, "form_submit", pl.lit(15_000), pl.lit('{"form":"signup"}'), pl.lit(61))
     dl = base.filter(pl.col("path").str.starts_with("/docs") & pl.Series(rng.random(n) < 0.1))
     downloads = kind(dl, "download", pl.lit(5_000), pl.lit('{"file":"footfall.pdf"}'), pl.lit(62))
-    events = pl.concat([views, beats, vitals, clicks, submits, downloads]).sort(["at", "page_id", "seq"])
+    events = pl.concat([views, beats, leaves, vitals, clicks, submits, downloads]).sort(["at", "page_id", "seq"])
     m = events.height
     skew = rng.integers(-2_000, 800, m)
     return events.with_columns(
