@@ -475,8 +475,8 @@ def beacon_events(reqs: pl.DataFrame, opts: GenerateOptions) -> pl.DataFrame:
     # heartbeat, all of it by the second.
     article = pages["path"].str.contains("^/(blog|docs)/.").to_numpy()
     depth = np.random.default_rng(opts.seed + 305).random(n) ** np.where(article, 0.5, 1.5)
-    reach = pl.Series((20 + 80 * depth).round().astype(np.int64))
-    beats = base.with_columns(reach=reach, k=pl.int_ranges(1, pl.min_horizontal(pl.col("stay") // 60_000, 10) + 1)) \
+    reached = base.with_columns(reach=pl.Series((20 + 80 * depth).round().astype(np.int64)))
+    beats = reached.with_columns(k=pl.int_ranges(1, pl.min_horizontal(pl.col("stay") // 60_000, 10) + 1)) \
         .explode("k").drop_nulls("k")
     scroll = (pl.col("reach") * pl.when(pl.col("k") == 1).then(0.6).otherwise(1.0)).round().cast(pl.Int64)
     beats = kind(beats, "heartbeat", pl.col("k") * 60_000, pl.format('{{"scroll":{}}}', scroll),
@@ -484,7 +484,7 @@ def beacon_events(reqs: pl.DataFrame, opts: GenerateOptions) -> pl.DataFrame:
     # And one as the page is left (hidden), with the depth reached, unless a periodic one
     # went within the second before (the beacon skips it then too).
     last_beat = pl.min_horizontal(pl.col("stay") // 60_000, 10) * 60_000
-    leaving = base.with_columns(reach=reach).filter(pl.col("stay") - 100 - last_beat > 1_000)
+    leaving = reached.filter(pl.col("stay") - 100 - last_beat > 1_000)
     leaves = kind(leaving, "heartbeat", pl.col("stay") - 100, pl.format('{{"scroll":{}}}', pl.col("reach")),
                   pl.lit(99)).drop("reach")
     vit = base.filter(pl.Series(rng.random(n) < 0.5))
