@@ -76,6 +76,19 @@ def killed_runs(args: list[str], root, kills: int, rng: random.Random, seconds: 
     return interrupted
 
 
+def killed_while_staging(args: list[str], root, scratch, seconds: float):
+    """Start the command and SIGKILL it as soon as its staging folder (named with its pid)
+    exists under `scratch`; returns that folder."""
+    proc = subprocess.Popen(command(args, root), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 3 * seconds
+    while not (folders := list(scratch.glob(f"footfall-ingest-{proc.pid}@*"))):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run never staged a row"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return folders[0]
+
+
 @pytest.mark.slow
 def test_sigkill_anywhere_then_rerun_gives_the_clean_result(tmp_path, monkeypatch):
     clean, crashed = tmp_path / "clean", tmp_path / "crashed"
@@ -90,9 +103,13 @@ def test_sigkill_anywhere_then_rerun_gives_the_clean_result(tmp_path, monkeypatc
 
     rng = random.Random(7)
     seconds = seconds_to_finish(["ingest"], crashed, tmp_path / "timed-ingest")
+    # A run killed while it stages rows cannot remove its staging. Killed once its folder
+    # exists, not at a random moment: the random kills below may all land before a run
+    # stages or after the last one finished, which leaves nothing either way.
+    staged = killed_while_staging(["ingest"], crashed, scratch, seconds)
+    assert staged.exists()
     interrupted = killed_runs(["ingest"], crashed, kills=6, rng=rng, seconds=seconds)
     assert interrupted >= 3  # most runs really died mid-way
-    assert list(scratch.glob("footfall-ingest-*"))  # a killed run cannot remove its staging
     finished = cli(["ingest"], crashed)
     assert finished.returncode == 0, finished.stderr
     assert not list(scratch.glob("footfall-ingest-*"))  # the next run removed what they left
